@@ -1,0 +1,77 @@
+"""Run the pipeline and write its output atomically.
+
+load -> combine -> render -> export/embed. The output folder is assembled beside the target
+and swapped in only when every step has succeeded, so a failing build leaves the previous
+output untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo.combine import Story, combine
+from geo.export import write_exports
+from geo.load import load_layers
+from geo.story import read_story
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    story: Story
+    out: Path
+    files: tuple[Path, ...]  # relative to out
+
+
+def check(story_dir: Path, log: Log = _quiet) -> Story:
+    """Read, validate and combine a story without writing anything."""
+    config = read_story(Path(story_dir))
+    log(f"reading {len(config.layers)} layer(s) from {config.folder}")
+    layers, warnings = load_layers(config)
+    log("combining layers (neighbours, countries, web geometries)")
+    return combine(config, layers, warnings)
+
+
+def build(
+    story_dir: Path,
+    out_dir: Path,
+    *,
+    exports: Sequence[str] = (),
+    log: Log = _quiet,
+) -> BuildResult:
+    """Build the story in ``story_dir`` into ``out_dir``; raise StoryError on invalid input."""
+    story = check(story_dir, log)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        write_exports(story, staging / "data", exports, log)
+        files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
+        _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log(f"wrote {len(files)} file(s) to {out_dir}")
+    return BuildResult(story, out_dir, files)
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Replace out_dir with staging in two renames; the old output is removed only after."""
+    os.chmod(staging, 0o755)
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,188 @@
+"""Step 2: combine the validated layers with geopandas.
+
+Geometry tells what it can: the neighbours of the focus country are derived with a spatial
+predicate, every point is located in its country with a spatial join, and a base whose point
+lies outside the country it is said to be in is flagged. The map gets simplified copies
+(shared borders stay shared); exports keep the full-precision frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geo.load import Layer
+from geo.problems import Problem, StoryError
+from geo.story import StoryConfig
+
+WEB_TOLERANCE = 0.005  # degrees, about 550 m: under a pixel up to zoom 7, the map's useful range
+WEB_GRID = 1e-4  # degrees, about 11 m
+POINT_GRID = 1e-5
+COUNTRY_FIELD = "in_country"  # derived: the country a point lies in
+
+
+@dataclass(frozen=True)
+class Story:
+    """Everything the renderer and the exporters need, derived once."""
+
+    config: StoryConfig
+    layers: tuple[Layer, ...]
+    warnings: tuple[Problem, ...]
+    focus: str | None  # name of the focus country
+    neighbours: tuple[str, ...]  # countries whose geometry touches the focus country
+
+    def layer_of_kind(self, kind: str) -> Layer | None:
+        return next((layer for layer in self.layers if layer.config.kind == kind), None)
+
+
+def combine(config: StoryConfig, layers: list[Layer], warnings: list[Problem]) -> Story:
+    """Derive neighbours and countries, check bases against them, prepare web geometries."""
+    warnings = list(warnings)
+    errors: list[Problem] = []
+    world = _country_polygons(layers)
+    focus, neighbours = _neighbours(layers, world, warnings)
+    located = [_locate(layer, world, errors, warnings) for layer in layers]
+    if errors:
+        raise StoryError(errors)
+    webbed = tuple(replace(layer, web=_web_frame(layer, warnings)) for layer in located)
+    return Story(config, webbed, tuple(warnings), focus, neighbours)
+
+
+def _country_polygons(layers: list[Layer]) -> gpd.GeoDataFrame:
+    """Every country polygon in the story (countries and context layers): name, iso_a3."""
+    frames = [
+        layer.frame[["name", "iso_a3", "geometry"]]
+        for layer in layers
+        if layer.config.kind in ("countries", "context") and "iso_a3" in layer.frame
+    ]
+    if not frames:
+        return gpd.GeoDataFrame({"name": [], "iso_a3": []}, geometry=[], crs="EPSG:4326")
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
+
+def _neighbours(
+    layers: list[Layer], world: gpd.GeoDataFrame, warnings: list[Problem]
+) -> tuple[str | None, tuple[str, ...]]:
+    countries = next((lay for lay in layers if lay.config.kind == "countries"), None)
+    if countries is None:
+        return None, ()
+    frame = countries.frame
+    focus_rows = frame[frame["role"] == "focus"]
+    if len(focus_rows) != 1:
+        warnings.append(
+            Problem(
+                countries.config.file,
+                f"expected exactly one country with role 'focus', found {len(focus_rows)}",
+                field="role",
+            )
+        )
+        return None, ()
+    focus = focus_rows.iloc[0]
+    others = world[world["iso_a3"] != focus["iso_a3"]]
+    touching = others[others.intersects(focus.geometry)]
+    derived = tuple(sorted(touching["name"]))
+    declared = set(frame.loc[frame["role"] == "neighbour", "name"])
+    for name in sorted(declared - set(derived)):
+        warnings.append(
+            Problem(
+                countries.config.file,
+                f"role is 'neighbour' but its border does not touch {focus['name']}",
+                feature=f"name {name!r}",
+                field="role",
+            )
+        )
+    for name in sorted(set(derived) - declared):
+        warnings.append(
+            Problem(
+                countries.config.file,
+                f"{name} touches {focus['name']} but is not marked role = 'neighbour'",
+                feature=f"name {name!r}",
+                field="role",
+            )
+        )
+    return focus["name"], derived
+
+
+def _locate(
+    layer: Layer, world: gpd.GeoDataFrame, errors: list[Problem], warnings: list[Problem]
+) -> Layer:
+    """Add the country each point lies in; check a stated country against the geometry."""
+    frame = layer.frame
+    if world.empty or not frame.geom_type.isin(["Point", "MultiPoint"]).all():
+        return layer
+    joined = gpd.sjoin(frame[["geometry"]], world, how="left", predicate="intersects")
+    first = joined[~joined.index.duplicated(keep="first")]
+    frame = frame.copy()
+    frame[COUNTRY_FIELD] = first["name"].where(first["name"].notna(), None)
+    if "country" in frame and layer.config.kind in ("bases", "places"):
+        _check_stated_country(layer, frame, first["iso_a3"], world, errors, warnings)
+    return replace(layer, frame=frame)
+
+
+def _check_stated_country(
+    layer: Layer,
+    frame: gpd.GeoDataFrame,
+    found: pd.Series,
+    world: gpd.GeoDataFrame,
+    errors: list[Problem],
+    warnings: list[Problem],
+) -> None:
+    id_field = layer.kind.id_field or "id"
+    for i, row in frame.iterrows():
+        stated = row["country"]
+        area = world.loc[world["iso_a3"] == stated].union_all()
+        if stated is None or stated == found.loc[i] or area.is_empty:
+            continue
+        label = f"id {row.get(id_field)!r} (#{i})"
+        point = row.geometry
+        swapped = shapely.Point(point.y, point.x)
+        where = (
+            f"in {frame.loc[i, COUNTRY_FIELD]}" if found.loc[i] else "in no country of the story"
+        )
+        if area.intersects(swapped):
+            errors.append(
+                Problem(
+                    layer.config.file,
+                    f"the point (lon {point.x:g}, lat {point.y:g}) lies {where}, not in {stated}; "
+                    f"with lon and lat swapped it would lie in {stated}: GeoJSON order is [lon, lat]",
+                    feature=label,
+                    field="geometry",
+                )
+            )
+        else:
+            warnings.append(
+                Problem(
+                    layer.config.file,
+                    f"said to be in {stated} but the point (lon {point.x:g}, lat {point.y:g}) lies {where}",
+                    feature=label,
+                    field="country",
+                )
+            )
+
+
+def _web_frame(layer: Layer, warnings: list[Problem]) -> gpd.GeoDataFrame:
+    """A lighter copy for the map: topology-preserving simplification, rounded coordinates."""
+    frame = layer.frame
+    geoms = frame.geometry.values
+    types = set(frame.geom_type)
+    if types <= {"Point", "MultiPoint"}:
+        simple = shapely.set_precision(geoms, POINT_GRID)
+    elif types <= {"Polygon", "MultiPolygon"} and shapely.coverage_is_valid(geoms):
+        simple = shapely.set_precision(shapely.coverage_simplify(geoms, WEB_TOLERANCE), WEB_GRID)
+    else:
+        simple = shapely.set_precision(shapely.simplify(geoms, WEB_TOLERANCE), WEB_GRID)
+    web = frame.copy()
+    web.geometry = simple
+    kept = ~web.geometry.is_empty
+    if not kept.all():
+        warnings.append(
+            Problem(
+                layer.config.file,
+                f"{(~kept).sum()} feature(s) too small to show "
+                "at map scale were left off the map (they stay in the data export)",
+            )
+        )
+    return web[kept]
