@@ -147,7 +147,8 @@ def _check_stated_country(
                 Problem(
                     layer.config.file,
                     f"the point (lon {point.x:g}, lat {point.y:g}) lies {where}, not in {stated}; "
-                    f"with lon and lat swapped it would lie in {stated}: GeoJSON order is [lon, lat]",
+                    f"with lon and lat swapped it would lie in {stated}: "
+                    "GeoJSON order is [lon, lat]",
                     feature=label,
                     field="geometry",
                 )
@@ -156,7 +157,8 @@ def _check_stated_country(
             warnings.append(
                 Problem(
                     layer.config.file,
-                    f"said to be in {stated} but the point (lon {point.x:g}, lat {point.y:g}) lies {where}",
+                    f"said to be in {stated} but the point (lon {point.x:g}, lat {point.y:g}) "
+                    f"lies {where}",
                     feature=label,
                     field="country",
                 )

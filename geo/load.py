@@ -198,7 +198,8 @@ def _to_wgs84(
         errors.append(
             Problem(
                 where,
-                f"coordinates cannot be lon/lat: found x {b.minx:g}..{b.maxx:g}, y {b.miny:g}..{b.maxy:g};"
+                f"coordinates cannot be lon/lat: found x {b.minx:g}..{b.maxx:g}, "
+                f"y {b.miny:g}..{b.maxy:g};"
                 " expected longitude -180..180 and latitude -90..90 (GeoJSON is lon/lat WGS84; "
                 "for projected data add a 'crs' member naming its CRS, or reproject to EPSG:4326)",
                 feature=labels[i],

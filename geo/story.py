@@ -246,7 +246,7 @@ def _check_table(
             )
             continue
         expected, _ = schema[key]
-        ok = isinstance(value, expected) and not (isinstance(value, bool) and expected != bool)
+        ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
         if not ok:
             names = expected if isinstance(expected, tuple) else (expected,)
             problems.append(
