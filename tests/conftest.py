@@ -1,0 +1,41 @@
+"""Shared fixtures. Tools the tests drive for real (Chromium, GDAL, QGIS) are required in CI.
+
+Set GEO_REQUIRE_TOOLS=1 (``.ci/run`` does) to turn a missing tool into a failure; elsewhere a
+test that needs a missing tool is skipped with a message saying what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DEFAULT_STORY = ROOT / "layers"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def require_tool(path_or_name: str, install_hint: str) -> str:
+    """Return the tool's path, or skip (fail when GEO_REQUIRE_TOOLS=1) if it is missing."""
+    found = shutil.which(path_or_name) if "/" not in path_or_name else (
+        path_or_name if os.access(path_or_name, os.X_OK) else None
+    )
+    if found:
+        return found
+    message = f"{path_or_name} not found: install it with {install_hint}"
+    if os.environ.get("GEO_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{message} (GEO_REQUIRE_TOOLS=1: CI must not skip this test)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def default_build(tmp_path_factory: pytest.TempPathFactory):
+    """The default story built once for the whole session (with every export format)."""
+    from geo.build import build
+    from geo.export import EXTRA_FORMATS
+
+    out = tmp_path_factory.mktemp("default") / "dist"
+    return build(DEFAULT_STORY, out, exports=EXTRA_FORMATS)
