@@ -17,6 +17,7 @@ from pathlib import Path
 from geo.combine import Story, combine
 from geo.export import write_exports
 from geo.load import load_layers
+from geo.render import data_links, render_html
 from geo.story import read_story
 
 Log = Callable[[str], None]
@@ -47,6 +48,7 @@ def build(
     out_dir: Path,
     *,
     exports: Sequence[str] = (),
+    tiles: str | None = None,
     log: Log = _quiet,
 ) -> BuildResult:
     """Build the story in ``story_dir`` into ``out_dir``; raise StoryError on invalid input."""
@@ -55,7 +57,10 @@ def build(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        write_exports(story, staging / "data", exports, log)
+        written = write_exports(story, staging / "data", exports, log)
+        log("rendering the map")
+        page = render_html(story, data_links([p.relative_to(staging) for p in written]), tiles)
+        (staging / "index.html").write_text(page, encoding="utf-8")
         files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
         _swap_in(staging, out_dir)
     except BaseException:

@@ -49,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
         + ", ".join(EXTRA_FORMATS)
         + " (GeoPackage, GeoJSON and CSV are always written)",
     )
+    p.add_argument("--tiles", metavar="NAME",
+                   help="add an online tile basemap from xyzservices, e.g. CartoDB.Positron "
+                   "(off by default: the map is drawn from the story's own layers, offline)")
     loud = p.add_mutually_exclusive_group()
     loud.add_argument(
         "-v",
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             story = check(args.story, log)
             print(summary(story))
         else:
-            result = build(args.story, args.out, exports=exports, log=log)
+            result = build(args.story, args.out, exports=exports, tiles=args.tiles, log=log)
             for warning in result.story.warnings:
                 log(f"warning: {warning}")
     except StoryError as exc:

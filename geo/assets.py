@@ -1,0 +1,54 @@
+"""Scripts and stylesheets the page inlines, read from pip-installed packages (never a CDN).
+
+Leaflet's CSS points at images (the layer-control icon); they become data: URIs so that the
+page opened from disk makes no request beyond itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
+import xstatic.pkg.leaflet as leaflet
+import xstatic.pkg.leaflet_gesturehandling as gesture
+import xstatic.pkg.leaflet_markercluster as cluster
+
+_CSS_URL = re.compile(r"url\((images/[\w.-]+\.png)\)")
+
+
+@cache
+def scripts() -> tuple[str, ...]:
+    """The JavaScript the map runs, in load order."""
+    return (
+        _read(leaflet.BASE_DIR, "leaflet.js"),
+        _read(cluster.BASE_DIR, "leaflet.markercluster.js"),
+        _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.js"),
+        files("geo").joinpath("templates/story.js").read_text(encoding="utf-8"),
+    )
+
+
+@cache
+def stylesheets() -> tuple[str, ...]:
+    """The CSS the map uses, in cascade order."""
+    return (
+        _inline_images(_read(leaflet.BASE_DIR, "leaflet.css"), Path(leaflet.BASE_DIR)),
+        _read(cluster.BASE_DIR, "MarkerCluster.css"),
+        _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.css"),
+        files("geo").joinpath("templates/story.css").read_text(encoding="utf-8"),
+    )
+
+
+def _read(base_dir: str, name: str) -> str:
+    text = (Path(base_dir) / name).read_text(encoding="utf-8")
+    return re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", text)  # no request for a .map file
+
+
+def _inline_images(css: str, base: Path) -> str:
+    def data_uri(match: re.Match[str]) -> str:
+        encoded = base64.b64encode((base / match.group(1)).read_bytes()).decode("ascii")
+        return f"url(data:image/png;base64,{encoded})"
+
+    return _CSS_URL.sub(data_uri, css)

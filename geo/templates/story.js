@@ -1,0 +1,221 @@
+/* GeoStory: draws a story's layers on a Leaflet map.
+ * Everything it draws comes from Python as JSON; popup HTML is built and escaped there.
+ * Text that is not popup HTML (labels, titles) is set with textContent, never innerHTML. */
+var GeoStory = (function () {
+  "use strict";
+  var state = { map: null, events: {}, eventLayer: null, embedded: window.self !== window.top };
+
+  function text(tag, className, value) {
+    var el = document.createElement(tag);
+    if (className) el.className = className;
+    el.textContent = value;
+    return el;
+  }
+
+  function map(id, view) {
+    var container = document.getElementById(id);
+    container.style.background = view.background;
+    var m = L.map(id, {
+      zoomSnap: 0.25,
+      maxZoom: view.maxZoom,
+      minZoom: 2,
+      gestureHandling: state.embedded,
+    });
+    m.fitBounds(view.bounds, { padding: [6, 6] });
+    var zoomClass = function () {
+      container.classList.toggle("gs-zoomed-out", m.getZoom() < 5.5);
+    };
+    m.on("zoomend", zoomClass);
+    zoomClass();
+    state.map = m;
+    state.view = view;
+    return m;
+  }
+
+  function eventIcon(p) {
+    var dot = document.createElement("span");
+    dot.className = p.bearing === null || p.bearing === undefined ? "gs-dot" : "gs-arrow";
+    dot.style.setProperty("--c", p.color);
+    if (dot.className === "gs-arrow") dot.style.transform = "rotate(" + p.bearing + "deg)";
+    return L.divIcon({
+      className: "gs-event gs-event-" + p.id,
+      html: dot,
+      iconSize: [18, 18],
+      iconAnchor: [9, 9],
+      popupAnchor: [0, -8],
+    });
+  }
+
+  function baseIcon() {
+    return L.divIcon({
+      className: "gs-base",
+      html: '<span class="gs-base-symbol"></span>',
+      iconSize: [16, 16],
+      iconAnchor: [8, 8],
+      popupAnchor: [0, -8],
+    });
+  }
+
+  function point(spec, f, latlng) {
+    var p = f.properties;
+    if (spec.symbol === "event") {
+      var marker = L.marker(latlng, { icon: eventIcon(p), title: p.title, riseOnHover: true });
+      state.events[p.id] = marker;
+      return marker;
+    }
+    if (spec.symbol === "base") {
+      var ring = L.circle(latlng, {
+        radius: p.radius_m,
+        color: spec.style.color,
+        weight: 1.5,
+        dashArray: spec.style.dashArray,
+        fillColor: spec.style.fillColor,
+        fillOpacity: spec.style.fillOpacity,
+        className: "gs-base-ring",
+        interactive: false,
+      });
+      var symbol = L.marker(latlng, { icon: baseIcon(), title: p.title, riseOnHover: true });
+      return L.featureGroup([ring, symbol]);
+    }
+    var dotStyle = Object.assign({}, spec.style, { className: "gs-point" });
+    var dotMarker = L.circleMarker(latlng, dotStyle);
+    if (p.title) dotMarker.options.title = p.title;
+    return dotMarker;
+  }
+
+  function bind(spec, f, layer) {
+    var p = f.properties;
+    if (spec.interactive === false) return;
+    if (p.popup) layer.bindPopup(p.popup, { maxWidth: 300, autoPanPadding: [12, 12] });
+    if (p.label && spec.symbol === "dot") {
+      var cls = "gs-label gs-place-label gs-rank-" + String(p.rank || "").replace(/\W+/g, "-");
+      layer.bindTooltip(text("span", "", p.label), {
+        permanent: true,
+        direction: "right",
+        offset: [5, 0],
+        className: cls,
+        interactive: false,
+      });
+    }
+  }
+
+  function countryLabel(f) {
+    var p = f.properties;
+    return L.marker(p.labelAt, {
+      icon: L.divIcon({
+        className: "gs-label gs-country-label " + (p.labelClass || ""),
+        html: text("span", "", p.label),
+        iconSize: null,
+      }),
+      interactive: false,
+      keyboard: false,
+    });
+  }
+
+  function layer(m, spec) {
+    var group = spec.cluster
+      ? L.markerClusterGroup({
+          showCoverageOnHover: false,
+          maxClusterRadius: 28,
+          spiderfyOnMaxZoom: true,
+          spiderfyDistanceMultiplier: 1.6,
+        })
+      : L.featureGroup();
+    L.geoJSON(spec.features, {
+      interactive: spec.interactive !== false,
+      style: function (f) {
+        var line = /LineString$/.test(f.geometry.type);
+        return Object.assign({}, spec.style, f.properties.style || {}, line ? { fill: false } : {});
+      },
+      pointToLayer: function (f, latlng) {
+        return point(spec, f, latlng);
+      },
+      onEachFeature: function (f, l) {
+        bind(spec, f, l);
+      },
+    }).eachLayer(function (l) {
+      group.addLayer(l);
+    });
+    spec.features.forEach(function (f) {
+      if (f.properties.labelAt) group.addLayer(countryLabel(f));
+    });
+    if (spec.kind === "events") state.eventLayer = group;
+    return group;
+  }
+
+  function openEvent(id) {
+    var marker = state.events[id];
+    if (!marker || !state.eventLayer) return;
+    if (!state.map.hasLayer(state.eventLayer)) state.map.addLayer(state.eventLayer);
+    state.map.getContainer().scrollIntoView({ block: "nearest" });
+    state.eventLayer.zoomToShowLayer(marker, function () {
+      marker.openPopup();
+    });
+  }
+
+  var Legend = L.Control.extend({
+    options: { position: "bottomright" },
+    initialize: function (html, options) {
+      L.setOptions(this, options);
+      this._html = html;
+    },
+    onAdd: function () {
+      var box = L.DomUtil.create("details", "gs-legend");
+      var summary = text("summary", "", "Legend");
+      box.appendChild(summary);
+      var body = L.DomUtil.create("div", "gs-legend-body", box);
+      body.innerHTML = this._html; // built and escaped by the Python templates
+      box.open = !window.matchMedia("(max-width: 599px)").matches;
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    },
+  });
+
+  var Fullscreen = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd: function (m) {
+      var button = L.DomUtil.create("button", "gs-fullscreen leaflet-bar");
+      button.type = "button";
+      button.title = "Full screen";
+      button.setAttribute("aria-label", "Show the map full screen");
+      button.textContent = "⤢";
+      L.DomEvent.disableClickPropagation(button);
+      L.DomEvent.on(button, "click", function () {
+        var box = m.getContainer();
+        if (document.fullscreenElement) document.exitFullscreen();
+        else if (box.requestFullscreen) box.requestFullscreen();
+      });
+      document.addEventListener("fullscreenchange", function () {
+        m.invalidateSize();
+      });
+      return button;
+    },
+  });
+
+  function reportHeight() {
+    if (!state.embedded) return;
+    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    window.parent.postMessage({ type: "geo-story:height", height: height }, "*");
+  }
+
+  function controls(m, legendHtml) {
+    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(m);
+    new Fullscreen().addTo(m);
+    new Legend(legendHtml).addTo(m);
+    document.documentElement.classList.add(state.embedded ? "gs-embedded" : "gs-standalone");
+    Array.prototype.forEach.call(document.querySelectorAll("[data-event]"), function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        openEvent(button.getAttribute("data-event"));
+      });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("details"), function (d) {
+      d.addEventListener("toggle", reportHeight);
+    });
+    window.addEventListener("resize", reportHeight);
+    reportHeight();
+  }
+
+  return { map: map, layer: layer, controls: controls, openEvent: openEvent, state: state };
+})();
