@@ -49,9 +49,12 @@ def parser() -> argparse.ArgumentParser:
         + ", ".join(EXTRA_FORMATS)
         + " (GeoPackage, GeoJSON and CSV are always written)",
     )
-    p.add_argument("--tiles", metavar="NAME",
-                   help="add an online tile basemap from xyzservices, e.g. CartoDB.Positron "
-                   "(off by default: the map is drawn from the story's own layers, offline)")
+    p.add_argument(
+        "--tiles",
+        metavar="NAME",
+        help="add an online tile basemap from xyzservices, e.g. CartoDB.Positron "
+        "(off by default: the map is drawn from the story's own layers, offline)",
+    )
     loud = p.add_mutually_exclusive_group()
     loud.add_argument(
         "-v",

@@ -74,7 +74,7 @@ def _neighbours(
     if len(focus_rows) != 1:
         warnings.append(
             Problem(
-                countries.config.file,
+                str(countries.path),
                 f"expected exactly one country with role 'focus', found {len(focus_rows)}",
                 field="role",
             )
@@ -88,7 +88,7 @@ def _neighbours(
     for name in sorted(declared - set(derived)):
         warnings.append(
             Problem(
-                countries.config.file,
+                str(countries.path),
                 f"role is 'neighbour' but its border does not touch {focus['name']}",
                 feature=f"name {name!r}",
                 field="role",
@@ -97,7 +97,7 @@ def _neighbours(
     for name in sorted(set(derived) - declared):
         warnings.append(
             Problem(
-                countries.config.file,
+                str(countries.path),
                 f"{name} touches {focus['name']} but is not marked role = 'neighbour'",
                 feature=f"name {name!r}",
                 field="role",
@@ -140,12 +140,14 @@ def _check_stated_country(
         point = row.geometry
         swapped = shapely.Point(point.y, point.x)
         where = (
-            f"in {frame.loc[i, COUNTRY_FIELD]}" if found.loc[i] else "in no country of the story"
+            f"in {frame.loc[i, COUNTRY_FIELD]}"
+            if pd.notna(found.loc[i])
+            else "in no country of the story"
         )
         if area.intersects(swapped):
             errors.append(
                 Problem(
-                    layer.config.file,
+                    str(layer.path),
                     f"the point (lon {point.x:g}, lat {point.y:g}) lies {where}, not in {stated}; "
                     f"with lon and lat swapped it would lie in {stated}: "
                     "GeoJSON order is [lon, lat]",
@@ -156,7 +158,7 @@ def _check_stated_country(
         else:
             warnings.append(
                 Problem(
-                    layer.config.file,
+                    str(layer.path),
                     f"said to be in {stated} but the point (lon {point.x:g}, lat {point.y:g}) "
                     f"lies {where}",
                     feature=label,
@@ -182,7 +184,7 @@ def _web_frame(layer: Layer, warnings: list[Problem]) -> gpd.GeoDataFrame:
     if not kept.all():
         warnings.append(
             Problem(
-                layer.config.file,
+                str(layer.path),
                 f"{(~kept).sum()} feature(s) too small to show "
                 "at map scale were left off the map (they stay in the data export)",
             )

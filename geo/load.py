@@ -48,6 +48,7 @@ class Layer:
     """A validated layer: its configuration and its features at full precision in EPSG:4326."""
 
     config: LayerConfig
+    path: Path
     frame: gpd.GeoDataFrame
     web: gpd.GeoDataFrame | None = None  # simplified copy for the map, set by combine
 
@@ -80,7 +81,9 @@ def _load_layer(
     if features is None:
         return None
     try:
-        frame = gpd.read_file(path, engine="pyogrio")
+        # Geometry and CRS only: properties come from the JSON itself, untouched by GDAL's
+        # type guessing (which turns "2024-03-16" into a timestamp and fails on "2024-02-30").
+        frame = gpd.read_file(path, engine="pyogrio", columns=[])
     except Exception as exc:  # GDAL's own words are the most useful here
         errors.append(Problem(where, f"GDAL could not read it as GeoJSON: {exc}"))
         return None
@@ -112,7 +115,7 @@ def _load_layer(
         return None
     columns = list(kind.fields) + sorted({k for r in records for k in r} - set(kind.fields))
     data = {c: [r.get(c) for r in records] for c in columns}
-    return Layer(config, gpd.GeoDataFrame(data, geometry=geometries, crs=WGS84))
+    return Layer(config, path, gpd.GeoDataFrame(data, geometry=geometries, crs=WGS84))
 
 
 def _read_features(path: Path, errors: list[Problem]) -> list[dict] | None:

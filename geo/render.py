@@ -30,8 +30,18 @@ from geo import assets, popups
 from geo.combine import Story
 from geo.load import Layer
 
-PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7a3b8f",
-           "#8c6d31", "#404040", "#b2182b")
+PALETTE = (
+    "#0072b2",
+    "#d55e00",
+    "#009e73",
+    "#cc79a7",
+    "#e69f00",
+    "#56b4e9",
+    "#7a3b8f",
+    "#8c6d31",
+    "#404040",
+    "#b2182b",
+)
 SEA = "#dce9f2"
 MAX_ZOOM = 9  # the story's own layers carry no detail beyond this
 FAR_MARGIN = 2.0  # degrees beyond the view before an event counts as far away
@@ -43,8 +53,13 @@ def to_js(value: Any) -> str:
     """JSON for a <script>: no '</script>', and no '{{', '{%' or '{#' for branca's Jinja pass."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     text = _STRING.sub(lambda m: m.group(0).replace("{", "\\u007b").replace("}", "\\u007d"), text)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return text
 
@@ -55,8 +70,13 @@ class DataLink:
     href: str
 
 
-def render_html(story: Story, data_links: Sequence[DataLink] = (), tiles: str | None = None,
-                preview: str | None = None, base_url: str | None = None) -> str:
+def render_html(
+    story: Story,
+    data_links: Sequence[DataLink] = (),
+    tiles: str | None = None,
+    preview: str | None = None,
+    base_url: str | None = None,
+) -> str:
     """The whole page as a string; same story, same bytes."""
     view = _view_bounds(story)
     figure = StoryFigure(story, data_links, preview, base_url)
@@ -71,8 +91,9 @@ def render_html(story: Story, data_links: Sequence[DataLink] = (), tiles: str | 
         StoryLayer(layer, spec).add_to(fmap)
         legend.extend(entries)
     folium.LayerControl(position="topright", collapsed=True).add_to(fmap)
-    StoryControls(popups.render_template("legend.html", entries=legend,
-                                         approximate=_has_approximate(story))).add_to(fmap)
+    StoryControls(
+        popups.render_template("legend.html", entries=legend, approximate=_has_approximate(story))
+    ).add_to(fmap)
     _stable_ids(figure)
     return figure.render()
 
@@ -85,8 +106,13 @@ _PAGE = jinja2.Environment(loader=jinja2.PackageLoader("geo", "templates"), auto
 class StoryFigure(Figure):
     """The page: folium's figure with a title, credit line, data links and event list."""
 
-    def __init__(self, story: Story, data_links: Sequence[DataLink], preview: str | None,
-                 base_url: str | None) -> None:
+    def __init__(
+        self,
+        story: Story,
+        data_links: Sequence[DataLink],
+        preview: str | None,
+        base_url: str | None,
+    ) -> None:
         super().__init__()
         self._template = _PAGE.get_template("page.html")
         self.story = story
@@ -114,8 +140,13 @@ class StoryMap(folium.Map):
 
     def __init__(self, view: tuple[float, float, float, float], max_zoom: int) -> None:
         super().__init__(tiles=None, control_scale=False, zoom_control=False)
-        self.view_js = to_js({"bounds": [[view[1], view[0]], [view[3], view[2]]],
-                              "maxZoom": max_zoom, "background": SEA})
+        self.view_js = to_js(
+            {
+                "bounds": [[view[1], view[0]], [view[3], view[2]]],
+                "maxZoom": max_zoom,
+                "background": SEA,
+            }
+        )
 
 
 class StoryLayer(FoliumLayer):
@@ -131,8 +162,9 @@ class StoryLayer(FoliumLayer):
         # Leaflet's layer control sets the name as innerHTML, and folium's template is rendered
         # twice by Jinja: escape the HTML and hide braces as character references.
         name = html.escape(layer.config.title).replace("{", "&#123;").replace("}", "&#125;")
-        super().__init__(name=name, overlay=True,
-                         control=layer.config.kind != "context", show=layer.config.show)
+        super().__init__(
+            name=name, overlay=True, control=layer.config.kind != "context", show=layer.config.show
+        )
         self._name = "Layer_" + layer.name
         self.spec_js = to_js(spec)
 
@@ -158,11 +190,18 @@ def _tile_layer(name: str) -> folium.TileLayer:
     try:
         provider = xyzservices.providers.query_name(name)
     except ValueError as exc:
-        raise ValueError(f"unknown tile provider {name!r}; see xyzservices' providers, "
-                         "e.g. CartoDB.Positron or OpenStreetMap.Mapnik") from exc
-    return folium.TileLayer(tiles=provider.build_url(scale_factor="{r}"),
-                            attr=provider.html_attribution, name=provider.name,
-                            overlay=False, control=False, max_zoom=provider.get("max_zoom", 18))
+        raise ValueError(
+            f"unknown tile provider {name!r}; see xyzservices' providers, "
+            "e.g. CartoDB.Positron or OpenStreetMap.Mapnik"
+        ) from exc
+    return folium.TileLayer(
+        tiles=provider.build_url(scale_factor="{r}"),
+        attr=provider.html_attribution,
+        name=provider.name,
+        overlay=False,
+        control=False,
+        max_zoom=provider.get("max_zoom", 18),
+    )
 
 
 def _stable_ids(root: Element) -> None:
@@ -186,14 +225,25 @@ Bounds = tuple[float, float, float, float]
 
 
 def _base_spec(layer: Layer, symbol: str, features: list[dict]) -> dict[str, Any]:
-    return {"name": layer.name, "kind": layer.config.kind, "symbol": symbol,
-            "style": _leaflet_style(layer.config.style), "features": features}
+    return {
+        "name": layer.name,
+        "kind": layer.config.kind,
+        "symbol": symbol,
+        "style": _leaflet_style(layer.config.style),
+        "features": features,
+    }
 
 
 def _leaflet_style(style: dict[str, Any]) -> dict[str, Any]:
-    keys = {"color": "color", "fill_color": "fillColor", "fill_opacity": "fillOpacity",
-            "opacity": "opacity", "weight": "weight", "radius": "radius",
-            "dash_array": "dashArray"}
+    keys = {
+        "color": "color",
+        "fill_color": "fillColor",
+        "fill_opacity": "fillOpacity",
+        "opacity": "opacity",
+        "weight": "weight",
+        "radius": "radius",
+        "dash_array": "dashArray",
+    }
     out = {keys[k]: v for k, v in style.items() if k in keys}
     out["fill"] = "fill_color" in style or "fill_opacity" in style
     return out
@@ -217,27 +267,49 @@ def _context(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
     features = [_feature(g) for _, g in _records(layer.web)]
     spec = _base_spec(layer, "area", features)
     spec["interactive"] = False
-    return spec, [{"type": "fill", "color": layer.config.style.get("fill_color"),
-                   "stroke": layer.config.style.get("color"), "label": "Other countries"}]
+    return spec, [
+        {
+            "type": "fill",
+            "color": layer.config.style.get("fill_color"),
+            "stroke": layer.config.style.get("color"),
+            "label": "Other countries",
+        }
+    ]
 
 
 def _countries(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
     style = layer.config.style
-    focus_style = {"color": style["focus_color"], "fillColor": style["focus_fill_color"],
-                   "weight": style["focus_weight"]}
+    focus_style = {
+        "color": style["focus_color"],
+        "fillColor": style["focus_fill_color"],
+        "weight": style["focus_weight"],
+    }
     features = []
     for record, geom in _records(layer.web):
         is_focus = record["role"] == "focus"
-        features.append(_feature(
-            geom, popup=popups.country_popup(record, story.focus), label=record["name"],
-            labelAt=_label_point(geom, view), style=focus_style if is_focus else None,
-            labelClass="gs-focus-label" if is_focus else "",
-        ))
+        features.append(
+            _feature(
+                geom,
+                popup=popups.country_popup(record, story.focus),
+                label=record["name"],
+                labelAt=_label_point(geom, view),
+                style=focus_style if is_focus else None,
+                labelClass="gs-focus-label" if is_focus else "",
+            )
+        )
     entries = [
-        {"type": "fill", "color": style["focus_fill_color"], "stroke": style["focus_color"],
-         "label": story.focus or "Focus"},
-        {"type": "fill", "color": style["fill_color"], "stroke": style["color"],
-         "label": "Neighbours" if story.focus else layer.config.title},
+        {
+            "type": "fill",
+            "color": style["focus_fill_color"],
+            "stroke": style["focus_color"],
+            "label": story.focus or "Focus",
+        },
+        {
+            "type": "fill",
+            "color": style["fill_color"],
+            "stroke": style["color"],
+            "label": "Neighbours" if story.focus else layer.config.title,
+        },
     ]
     return _base_spec(layer, "area", features), entries
 
@@ -246,8 +318,11 @@ def _label_point(geom: Any, view: Bounds) -> list[float]:
     """Where a country's name goes: inside the part of it that is in view."""
     visible = shapely.intersection(geom, shapely.box(*view))
     target = visible if not visible.is_empty else geom
-    point = shapely.ops.polylabel(max(shapely.get_parts(target), key=lambda g: g.area), 0.05) \
-        if target.geom_type in ("Polygon", "MultiPolygon") else target.representative_point()
+    point = (
+        shapely.ops.polylabel(max(shapely.get_parts(target), key=lambda g: g.area), 0.05)
+        if target.geom_type in ("Polygon", "MultiPolygon")
+        else target.representative_point()
+    )
     return [round(point.y, 4), round(point.x, 4)]
 
 
@@ -257,15 +332,23 @@ def _simple(title_field: str, legend_type: str) -> Callable[..., Spec]:
     def prepare(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
         fields = [c for c in layer.web.columns if c not in ("geometry", "id")]
         features = [
-            _feature(g, popup=popups.feature_popup(r, fields, title_field),
-                     label=r.get(layer.config.label) if layer.config.label else None,
-                     rank=r.get("rank"), title=r.get(title_field))
+            _feature(
+                g,
+                popup=popups.feature_popup(r, fields, title_field),
+                label=r.get(layer.config.label) if layer.config.label else None,
+                rank=r.get("rank"),
+                title=r.get(title_field),
+            )
             for r, g in _records(layer.web)
         ]
         style = layer.config.style
         symbol = "dot" if legend_type == "dot" else "area"
-        entry = {"type": legend_type, "color": style.get("fill_color", style.get("color")),
-                 "stroke": style.get("color"), "label": layer.config.title}
+        entry = {
+            "type": legend_type,
+            "color": style.get("fill_color", style.get("color")),
+            "stroke": style.get("color"),
+            "label": layer.config.title,
+        }
         return _base_spec(layer, symbol, features), [entry]
 
     return prepare
@@ -279,10 +362,15 @@ def _bases(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
         records = [r for r, _ in _records(rows)]
         first = records[0]
         operators = ", ".join(dict.fromkeys(r["operator"] for r in records))
-        features.append(_feature(
-            rows.geometry.iloc[0], popup=popups.base_popup(records), id=site_id,
-            title=f"{first['site']}: {operators}", radius_m=first["precision_km"] * 1000,
-        ))
+        features.append(
+            _feature(
+                rows.geometry.iloc[0],
+                popup=popups.base_popup(records),
+                id=site_id,
+                title=f"{first['site']}: {operators}",
+                radius_m=first["precision_km"] * 1000,
+            )
+        )
     style = layer.config.style
     entries = [
         {"type": "base", "color": style["color"], "label": layer.config.title},
@@ -302,20 +390,31 @@ def _events(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
         far_note = None
         if far is not None:
             far_places.append(record["place"])
-            far_note = (f"This happened far outside the map, in {record['place']} "
-                        f"({_lat_lon_text(geom)}); its marker sits at the map's edge, "
-                        "pointing the way.")
-        features.append(_feature(
-            far[0] if far else geom, id=record["id"], color=palette[record["category"]],
-            title=f"{popups.format_date(record['date'], record['date_precision'])}: "
-                  f"{record['title']}",
-            popup=popups.event_popup(record, far_note),
-            bearing=far[1] if far else None,
-        ))
+            far_note = (
+                f"This happened far outside the map, in {record['place']} "
+                f"({_lat_lon_text(geom)}); its marker sits at the map's edge, "
+                "pointing the way."
+            )
+        features.append(
+            _feature(
+                far[0] if far else geom,
+                id=record["id"],
+                color=palette[record["category"]],
+                title=f"{popups.format_date(record['date'], record['date_precision'])}: "
+                f"{record['title']}",
+                popup=popups.event_popup(record, far_note),
+                bearing=far[1] if far else None,
+            )
+        )
     entries = [{"type": "event", "color": c, "label": cat} for cat, c in palette.items()]
     if far_places:
-        entries.append({"type": "arrow", "color": "#333333",
-                        "label": "Event far away (" + ", ".join(dict.fromkeys(far_places)) + ")"})
+        entries.append(
+            {
+                "type": "arrow",
+                "color": "#333333",
+                "label": "Event far away (" + ", ".join(dict.fromkeys(far_places)) + ")",
+            }
+        )
     spec = _base_spec(layer, "event", features)
     spec["cluster"] = True
     return spec, entries
@@ -332,8 +431,10 @@ def _category_colors(layer: Layer) -> dict[str, str]:
 def _edge_position(point: Any, view: Bounds, center: Any) -> tuple[Any, float] | None:
     """For a point far outside the view: where the line towards it leaves the view, and bearing."""
     minx, miny, maxx, maxy = view
-    if (minx - FAR_MARGIN <= point.x <= maxx + FAR_MARGIN
-            and miny - FAR_MARGIN <= point.y <= maxy + FAR_MARGIN):
+    if (
+        minx - FAR_MARGIN <= point.x <= maxx + FAR_MARGIN
+        and miny - FAR_MARGIN <= point.y <= maxy + FAR_MARGIN
+    ):
         return None
     inner = shapely.box(minx + EDGE_INSET, miny + EDGE_INSET, maxx - EDGE_INSET, maxy - EDGE_INSET)
     ray = shapely.LineString([center, point])
@@ -355,16 +456,27 @@ def _features(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
     color = colors.get(layer.name, color)
     fields = list(layer.config.popup or [c for c in layer.web.columns if c != "geometry"])
     title_field = next((f for f in ("name", "title") if f in layer.web.columns), None)
-    features = [_feature(g, popup=popups.feature_popup(r, fields, title_field),
-                         title=str(r.get(title_field)) if title_field else None)
-                for r, g in _records(layer.web)]
+    features = [
+        _feature(
+            g,
+            popup=popups.feature_popup(r, fields, title_field),
+            title=str(r.get(title_field)) if title_field else None,
+        )
+        for r, g in _records(layer.web)
+    ]
     types = set(layer.web.geom_type)
-    legend_type = ("dot" if types <= {"Point", "MultiPoint"} else
-                   "line" if types <= {"LineString", "MultiLineString"} else "fill")
+    legend_type = (
+        "dot"
+        if types <= {"Point", "MultiPoint"}
+        else "line"
+        if types <= {"LineString", "MultiLineString"}
+        else "fill"
+    )
     spec = _base_spec(layer, "dot" if legend_type == "dot" else "area", features)
     spec["style"].update({"color": color, "fillColor": color})
-    return spec, [{"type": legend_type, "color": color, "stroke": color,
-                   "label": layer.config.title}]
+    return spec, [
+        {"type": legend_type, "color": color, "stroke": color, "label": layer.config.title}
+    ]
 
 
 _PREPARE: dict[str, Callable[..., Spec]] = {
@@ -391,13 +503,18 @@ def _view_bounds(story: Story) -> Bounds:
         return tuple(countries.frame.total_bounds)
     layers = [lay for lay in story.layers if lay.config.kind != "context"] or story.layers
     bounds = [lay.frame.total_bounds for lay in layers]
-    return (min(b[0] for b in bounds), min(b[1] for b in bounds),
-            max(b[2] for b in bounds), max(b[3] for b in bounds))
+    return (
+        min(b[0] for b in bounds),
+        min(b[1] for b in bounds),
+        max(b[2] for b in bounds),
+        max(b[3] for b in bounds),
+    )
 
 
 def _has_approximate(story: Story) -> bool:
-    return any("precision_km" in lay.frame or "location_precision" in lay.frame
-               for lay in story.layers)
+    return any(
+        "precision_km" in lay.frame or "location_precision" in lay.frame for lay in story.layers
+    )
 
 
 def _event_list(story: Story) -> list[dict[str, Any]]:
@@ -407,20 +524,30 @@ def _event_list(story: Story) -> list[dict[str, Any]]:
         return []
     frame = events.frame.sort_values(["date", "id"], kind="stable")
     return [
-        {**rec, "when": popups.format_range(rec["date"], rec.get("end_date"),
-                                            rec["date_precision"]),
-         "link": popups.is_link(rec["source_url"])}
+        {
+            **rec,
+            "when": popups.format_range(rec["date"], rec.get("end_date"), rec["date_precision"]),
+            "link": popups.is_link(rec["source_url"]),
+        }
         for rec, _ in _records(frame)
     ]
 
 
 def data_links(files: Sequence[Path]) -> list[DataLink]:
     """Links for the 'Get the data' list, from the exported files (paths relative to the page)."""
-    labels = {".gpkg": "GeoPackage", ".geojson": "GeoJSON", ".csv": "CSV", ".kml": "KML",
-              ".zip": "Shapefile", ".fgb": "FlatGeobuf", ".parquet": "GeoParquet"}
+    labels = {
+        ".gpkg": "GeoPackage",
+        ".geojson": "GeoJSON",
+        ".csv": "CSV",
+        ".kml": "KML",
+        ".zip": "Shapefile",
+        ".fgb": "FlatGeobuf",
+        ".parquet": "GeoParquet",
+    }
     out = []
-    for path in sorted(files, key=lambda p: (list(labels).index(p.suffix)
-                                             if p.suffix in labels else 99, p.name)):
+    for path in sorted(
+        files, key=lambda p: (list(labels).index(p.suffix) if p.suffix in labels else 99, p.name)
+    ):
         if path.suffix in labels:
             out.append(DataLink(f"{labels[path.suffix]}: {path.name}", path.as_posix()))
     return out

@@ -1,0 +1,282 @@
+"""The web map's layer styles as data, written out for desktop GIS: QGIS QML and SLD.
+
+A layer's style comes from its kind's style in kinds.toml merged with map.toml (``config.style``).
+Two things colour features by an attribute: a ``category_field`` (events' ``category``) takes
+its colours from ``config.categories`` and, for values not given there, from :data:`PALETTE`
+in sorted order; and style keys prefixed ``focus_`` restyle the country whose ``role`` is
+``focus``. QML and SLD are built with ElementTree, so every value is XML-escaped.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from geo.story import LayerConfig
+
+# Colours for category values that map.toml does not colour (Okabe & Ito, colour-blind safe).
+PALETTE = ("#e69f00", "#56b4e9", "#009e73", "#d55e00", "#cc79a7", "#0072b2", "#f0e442", "#000000")
+FOCUS_FIELD, FOCUS_VALUE, FOCUS_PREFIX = "role", "focus", "focus_"
+
+# Point symbols that differ from the web map's circle marker, by layer kind. Bases are sites,
+# drawn as a solid square: their faint web fill belongs to the precision circle around them.
+MARKERS: dict[str, dict[str, Any]] = {"bases": {"shape": "square", "fill_opacity": 1.0}}
+
+# QGIS's numbers for geometry types (QgsWkbTypes::GeometryType) and its symbol type names.
+QGIS_GEOMETRY = {"point": 0, "line": 1, "polygon": 2}
+QGIS_SYMBOL = {"point": "marker", "line": "line", "polygon": "fill"}
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """How one feature is drawn, in the web map's units (pixels, opacities 0..1)."""
+
+    stroke: str
+    stroke_width: float
+    stroke_opacity: float = 1.0
+    fill: str | None = None
+    fill_opacity: float = 0.0
+    dash: tuple[float, ...] = ()
+    shape: str = "circle"  # point layers only
+    radius: float = 6.0  # point layers only
+
+
+@dataclass(frozen=True)
+class Category:
+    value: str
+    symbol: Symbol
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """A layer's symbology: one symbol, or one per value of ``field``."""
+
+    name: str
+    title: str
+    geometry: str  # "point", "line" or "polygon"
+    symbol: Symbol
+    field: str | None = None
+    categories: tuple[Category, ...] = ()
+
+    def symbol_for(self, value: Any) -> Symbol:
+        """The symbol a feature with this ``field`` value is drawn with."""
+        return next((c.symbol for c in self.categories if c.value == value), self.symbol)
+
+
+def layer_style(config: LayerConfig, geometry: str, values: Mapping[str, Iterable[Any]]) -> LayerStyle:
+    """The style of one layer; ``values`` holds each column's values (to list its categories)."""
+    style = dict(config.style)
+    base = _symbol(style, config.kind, geometry)
+    if config.category_field and config.category_field in values:
+        colours = category_colours(config.categories, values[config.category_field])
+        categories = tuple(
+            Category(v, _coloured(base, colour, geometry)) for v, colour in colours.items()
+        )
+        return LayerStyle(config.name, config.title, geometry, base, config.category_field, categories)
+    focus = {k[len(FOCUS_PREFIX) :]: v for k, v in style.items() if k.startswith(FOCUS_PREFIX)}
+    if focus and FOCUS_FIELD in values:
+        others = sorted({str(v) for v in values[FOCUS_FIELD] if _present(v)} - {FOCUS_VALUE})
+        focused = _symbol({**style, **focus}, config.kind, geometry)
+        categories = (Category(FOCUS_VALUE, focused), *(Category(v, base) for v in others))
+        return LayerStyle(config.name, config.title, geometry, base, FOCUS_FIELD, categories)
+    return LayerStyle(config.name, config.title, geometry, base)
+
+
+def category_colours(configured: Mapping[str, str], values: Iterable[Any]) -> dict[str, str]:
+    """Colour of each category: map.toml's first (in its order), then the palette, sorted."""
+    present = {str(v) for v in values if _present(v)}
+    colours = {value: colour for value, colour in configured.items() if value in present}
+    rest = sorted(present - set(colours))
+    colours.update((value, PALETTE[i % len(PALETTE)]) for i, value in enumerate(rest))
+    return colours
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value == value  # NaN != NaN
+
+
+def _symbol(style: Mapping[str, Any], kind: str, geometry: str) -> Symbol:
+    symbol = Symbol(
+        stroke=style.get("color", "#000000"),
+        stroke_width=float(style.get("weight", 1.0)),
+        stroke_opacity=float(style.get("opacity", 1.0)),
+        fill=style.get("fill_color"),
+        fill_opacity=float(style.get("fill_opacity", 0.0 if geometry == "line" else 0.2)),
+        dash=tuple(float(d) for d in str(style.get("dash_array", "")).split()),
+        radius=float(style.get("radius", 6.0)),
+    )
+    if geometry == "point":
+        symbol = replace(symbol, fill=symbol.fill or symbol.stroke, **MARKERS.get(kind, {}))
+    return symbol
+
+
+def _coloured(symbol: Symbol, colour: str, geometry: str) -> Symbol:
+    """A category's colour fills points and polygons and strokes lines."""
+    return replace(symbol, stroke=colour) if geometry == "line" else replace(symbol, fill=colour)
+
+
+def rgba(colour: str | None, opacity: float) -> tuple[int, int, int, int]:
+    """'#rrggbb' and an opacity as 0..255 channels (no colour: fully transparent)."""
+    if colour is None:
+        return (0, 0, 0, 0)
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return (red, green, blue, round(max(0.0, min(1.0, opacity)) * 255))
+
+
+# --- QGIS QML -----------------------------------------------------------------------------
+
+
+def to_qml(style: LayerStyle) -> str:
+    """A QGIS layer style document (the ``styleQML`` of a ``layer_styles`` row)."""
+    root = ET.Element("qgis", version="3.22.0", styleCategories="Symbology")
+    if style.field is None:
+        renderer = _element(root, "renderer-v2", type="singleSymbol")
+        symbols = _element(renderer, "symbols")
+        _qml_symbol(symbols, "0", style.symbol, style.geometry)
+    else:
+        renderer = _element(root, "renderer-v2", type="categorizedSymbol", attr=style.field)
+        categories = _element(renderer, "categories")
+        symbols = _element(renderer, "symbols")
+        for i, category in enumerate(style.categories):
+            _element(
+                categories, "category", render="true", symbol=str(i), value=category.value,
+                label=category.value,
+            )
+            _qml_symbol(symbols, str(i), category.symbol, style.geometry)
+        source = _element(renderer, "source-symbol")
+        _qml_symbol(source, "0", style.symbol, style.geometry)
+    renderer.attrib.update(symbollevels="0", enableorderby="0", forceraster="0")
+    _element(root, "layerGeometryType").text = str(QGIS_GEOMETRY[style.geometry])
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(
+        root, encoding="unicode"
+    )
+
+
+def _qml_symbol(parent: ET.Element, name: str, symbol: Symbol, geometry: str) -> None:
+    element = _element(
+        parent, "symbol", type=QGIS_SYMBOL[geometry], name=name, alpha="1",
+        clip_to_extent="1", force_rhr="0",
+    )
+    for layer_class, options in _qml_layers(symbol, geometry):
+        layer = _element(element, "layer", enabled="1", locked="0", pass="0")
+        layer.set("class", layer_class)
+        option_map = _element(layer, "Option", type="Map")
+        for key, value in options.items():
+            _element(option_map, "Option", type="QString", name=key, value=value)
+
+
+def _qml_layers(symbol: Symbol, geometry: str) -> list[tuple[str, dict[str, str]]]:
+    """QGIS symbol layers: a marker; a line; or a fill under a (possibly dashed) outline."""
+    stroke = _qgis_colour(symbol.stroke, symbol.stroke_opacity)
+    fill = _qgis_colour(symbol.fill, symbol.fill_opacity)
+    line = {
+        "line_color": stroke,
+        "line_width": _number(symbol.stroke_width),
+        "line_width_unit": "Pixel",
+        "line_style": "solid",
+        "use_custom_dash": "1" if symbol.dash else "0",
+        "customdash": ";".join(_number(d) for d in symbol.dash) or "5;2",
+        "customdash_unit": "Pixel",
+        "capstyle": "round",
+        "joinstyle": "round",
+    }
+    if geometry == "line":
+        return [("SimpleLine", line)]
+    if geometry == "polygon":
+        fill_layer = {"color": fill, "style": "solid", "outline_style": "no"}
+        return [("SimpleFill", fill_layer), ("SimpleLine", line)]
+    marker = {
+        "name": symbol.shape,
+        "color": fill,
+        "outline_color": stroke,
+        "outline_width": _number(symbol.stroke_width),
+        "outline_width_unit": "Pixel",
+        "outline_style": "dash" if symbol.dash else "solid",
+        "size": _number(2 * symbol.radius),
+        "size_unit": "Pixel",
+        "scale_method": "diameter",
+    }
+    return [("SimpleMarker", marker)]
+
+
+def _qgis_colour(colour: str | None, opacity: float) -> str:
+    return ",".join(str(c) for c in rgba(colour, opacity))
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _element(parent: ET.Element, tag: str, **attributes: str) -> ET.Element:
+    return ET.SubElement(parent, tag, attributes)
+
+
+# --- SLD (OGC Symbology Encoding 1.1, as QGIS writes it) -----------------------------------
+
+_SLD = "http://www.opengis.net/sld"
+_SE = "http://www.opengis.net/se"
+_OGC = "http://www.opengis.net/ogc"
+ET.register_namespace("sld", _SLD)
+ET.register_namespace("se", _SE)
+ET.register_namespace("ogc", _OGC)
+_SLD_SYMBOLIZER = {"point": "PointSymbolizer", "line": "LineSymbolizer", "polygon": "PolygonSymbolizer"}
+
+
+def to_sld(style: LayerStyle) -> str:
+    """The same symbology as SLD (the ``styleSLD`` of a ``layer_styles`` row)."""
+    root = ET.Element(f"{{{_SLD}}}StyledLayerDescriptor", version="1.1.0")
+    layer = ET.SubElement(root, f"{{{_SLD}}}NamedLayer")
+    ET.SubElement(layer, f"{{{_SE}}}Name").text = style.name
+    user_style = ET.SubElement(layer, f"{{{_SLD}}}UserStyle")
+    ET.SubElement(user_style, f"{{{_SE}}}Name").text = style.name
+    type_style = ET.SubElement(user_style, f"{{{_SE}}}FeatureTypeStyle")
+    if style.field is None:
+        _sld_rule(type_style, style.title, None, style.symbol, style.geometry)
+    for category in style.categories:
+        condition = (style.field or "", category.value)
+        _sld_rule(type_style, category.value, condition, category.symbol, style.geometry)
+    return ET.tostring(root, encoding="unicode", xml_declaration=False)
+
+
+def _sld_rule(
+    parent: ET.Element, name: str, condition: tuple[str, str] | None, symbol: Symbol, geometry: str
+) -> None:
+    rule = ET.SubElement(parent, f"{{{_SE}}}Rule")
+    ET.SubElement(rule, f"{{{_SE}}}Name").text = name
+    if condition is not None:
+        test = ET.SubElement(ET.SubElement(rule, f"{{{_OGC}}}Filter"), f"{{{_OGC}}}PropertyIsEqualTo")
+        ET.SubElement(test, f"{{{_OGC}}}PropertyName").text = condition[0]
+        ET.SubElement(test, f"{{{_OGC}}}Literal").text = condition[1]
+    symbolizer = ET.SubElement(rule, f"{{{_SE}}}{_SLD_SYMBOLIZER[geometry]}")
+    if geometry == "point":
+        graphic = ET.SubElement(symbolizer, f"{{{_SE}}}Graphic")
+        mark = ET.SubElement(graphic, f"{{{_SE}}}Mark")
+        ET.SubElement(mark, f"{{{_SE}}}WellKnownName").text = symbol.shape
+        _sld_fill(mark, symbol)
+        _sld_stroke(mark, symbol)
+        ET.SubElement(graphic, f"{{{_SE}}}Size").text = _number(2 * symbol.radius)
+        return
+    if geometry == "polygon":
+        _sld_fill(symbolizer, symbol)
+    _sld_stroke(symbolizer, symbol)
+
+
+def _sld_fill(parent: ET.Element, symbol: Symbol) -> None:
+    fill = ET.SubElement(parent, f"{{{_SE}}}Fill")
+    _sld_parameter(fill, "fill", symbol.fill or "#000000")
+    _sld_parameter(fill, "fill-opacity", _number(symbol.fill_opacity if symbol.fill else 0))
+
+
+def _sld_stroke(parent: ET.Element, symbol: Symbol) -> None:
+    stroke = ET.SubElement(parent, f"{{{_SE}}}Stroke")
+    _sld_parameter(stroke, "stroke", symbol.stroke)
+    _sld_parameter(stroke, "stroke-opacity", _number(symbol.stroke_opacity))
+    _sld_parameter(stroke, "stroke-width", _number(symbol.stroke_width))
+    if symbol.dash:
+        _sld_parameter(stroke, "stroke-dasharray", " ".join(_number(d) for d in symbol.dash))
+
+
+def _sld_parameter(parent: ET.Element, name: str, value: str) -> None:
+    ET.SubElement(parent, f"{{{_SE}}}SvgParameter", name=name).text = value
