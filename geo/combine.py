@@ -18,7 +18,7 @@ from geo.load import Layer
 from geo.problems import Problem, StoryError
 from geo.story import StoryConfig
 
-WEB_TOLERANCE = 0.005  # degrees, about 550 m: under a pixel up to zoom 7, the map's useful range
+WEB_TOLERANCE = 0.01  # degrees, about 1.1 km: a pixel at zoom 7, a few at the map's max zoom 9
 WEB_GRID = 1e-4  # degrees, about 11 m
 POINT_GRID = 1e-5
 COUNTRY_FIELD = "in_country"  # derived: the country a point lies in
@@ -116,7 +116,7 @@ def _locate(
     joined = gpd.sjoin(frame[["geometry"]], world, how="left", predicate="intersects")
     first = joined[~joined.index.duplicated(keep="first")]
     frame = frame.copy()
-    frame[COUNTRY_FIELD] = first["name"].where(first["name"].notna(), None)
+    frame[COUNTRY_FIELD] = [n if isinstance(n, str) else None for n in first["name"]]
     if "country" in frame and layer.config.kind in ("bases", "places"):
         _check_stated_country(layer, frame, first["iso_a3"], world, errors, warnings)
     return replace(layer, frame=frame)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import folium
 import geopandas as gpd
@@ -129,10 +129,12 @@ class StoryFigure(Figure):
 class StoryMap(folium.Map):
     """folium's Map without its CDN links, jQuery call or zoom-locking viewport tag."""
 
-    default_js: list = []
-    default_css: list = []
+    default_js: ClassVar[list] = []
+    default_css: ClassVar[list] = []
     _template = Template("""
-        {% macro html(this, kwargs) %}<div class="gs-map" id="{{ this.get_name() }}"></div>{% endmacro %}
+        {% macro html(this, kwargs) %}
+        <div class="gs-map" id="{{ this.get_name() }}"></div>
+        {% endmacro %}
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = GeoStory.map({{ this.get_name()|tojson }}, {{ this.view_js }});
         {% endmacro %}
@@ -154,7 +156,8 @@ class StoryLayer(FoliumLayer):
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = GeoStory.layer({{ this._parent.get_name() }}, {{ this.spec_js }});
+        var {{ this.get_name() }} = GeoStory.layer(
+            {{ this._parent.get_name() }}, {{ this.spec_js }});
         {% endmacro %}
     """)
 

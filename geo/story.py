@@ -23,6 +23,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 # Each key of map.toml: its type and what it is for (the README documents the same table).
 TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "name": (str, "short name for file names, e.g. the GeoPackage (default: the folder's name)"),
     "title": (str, "headline shown on the map and as the page title"),
     "subtitle": (str, "one line under the title"),
     "credit": (str, "credit/source line at the foot of the map"),
@@ -140,7 +141,7 @@ def read_story(folder: Path) -> StoryConfig:
     layers.sort(key=lambda lc: (rank.get(lc.name, len(rank)), kinds()[lc.kind].order, lc.name))
     return StoryConfig(
         folder=folder,
-        name=_slug(folder.resolve().name),
+        name=_slug(raw.get("name") or folder.resolve().name),
         title=raw.get("title", folder.resolve().name.replace("_", " ").capitalize()),
         subtitle=raw.get("subtitle", ""),
         credit=raw.get("credit", ""),
