@@ -2,22 +2,22 @@
 
 A layer's style comes from its kind's style in kinds.toml merged with map.toml (``config.style``).
 Two things colour features by an attribute: a ``category_field`` (events' ``category``) takes
-its colours from ``config.categories`` and, for values not given there, from :data:`PALETTE`
-in sorted order; and style keys prefixed ``focus_`` restyle the country whose ``role`` is
-``focus``. QML and SLD are built with ElementTree, so every value is XML-escaped.
+its colours from ``config.categories`` and, for values not given there, from the web map's
+palette (:func:`category_colours`); and style keys prefixed ``focus_`` restyle the country
+whose ``role`` is ``focus``. QML and SLD are built with ElementTree, so every value is XML-escaped.
 """
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from geo.render import PALETTE  # the web map's colours for categories map.toml leaves out
 from geo.story import LayerConfig
 
-# Colours for category values that map.toml does not colour (Okabe & Ito, colour-blind safe).
-PALETTE = ("#e69f00", "#56b4e9", "#009e73", "#d55e00", "#cc79a7", "#0072b2", "#f0e442", "#000000")
 FOCUS_FIELD, FOCUS_VALUE, FOCUS_PREFIX = "role", "focus", "focus_"
 
 # Point symbols that differ from the web map's circle marker, by layer kind. Bases are sites,
@@ -65,7 +65,9 @@ class LayerStyle:
         return next((c.symbol for c in self.categories if c.value == value), self.symbol)
 
 
-def layer_style(config: LayerConfig, geometry: str, values: Mapping[str, Iterable[Any]]) -> LayerStyle:
+def layer_style(
+    config: LayerConfig, geometry: str, values: Mapping[str, Iterable[Any]]
+) -> LayerStyle:
     """The style of one layer; ``values`` holds each column's values (to list its categories)."""
     style = dict(config.style)
     base = _symbol(style, config.kind, geometry)
@@ -74,7 +76,9 @@ def layer_style(config: LayerConfig, geometry: str, values: Mapping[str, Iterabl
         categories = tuple(
             Category(v, _coloured(base, colour, geometry)) for v, colour in colours.items()
         )
-        return LayerStyle(config.name, config.title, geometry, base, config.category_field, categories)
+        return LayerStyle(
+            config.name, config.title, geometry, base, config.category_field, categories
+        )
     focus = {k[len(FOCUS_PREFIX) :]: v for k, v in style.items() if k.startswith(FOCUS_PREFIX)}
     if focus and FOCUS_FIELD in values:
         others = sorted({str(v) for v in values[FOCUS_FIELD] if _present(v)} - {FOCUS_VALUE})
@@ -85,12 +89,11 @@ def layer_style(config: LayerConfig, geometry: str, values: Mapping[str, Iterabl
 
 
 def category_colours(configured: Mapping[str, str], values: Iterable[Any]) -> dict[str, str]:
-    """Colour of each category: map.toml's first (in its order), then the palette, sorted."""
-    present = {str(v) for v in values if _present(v)}
-    colours = {value: colour for value, colour in configured.items() if value in present}
-    rest = sorted(present - set(colours))
-    colours.update((value, PALETTE[i % len(PALETTE)]) for i, value in enumerate(rest))
-    return colours
+    """Colour of each category value, as the web map picks them (geo.render): map.toml's
+    colour, else the next palette colour map.toml does not use, values in sorted order."""
+    spare = itertools.cycle([c for c in PALETTE if c not in configured.values()] or PALETTE)
+    present = sorted({str(v) for v in values if _present(v)})
+    return {value: configured.get(value) or next(spare) for value in present}
 
 
 def _present(value: Any) -> bool:
@@ -141,7 +144,11 @@ def to_qml(style: LayerStyle) -> str:
         symbols = _element(renderer, "symbols")
         for i, category in enumerate(style.categories):
             _element(
-                categories, "category", render="true", symbol=str(i), value=category.value,
+                categories,
+                "category",
+                render="true",
+                symbol=str(i),
+                value=category.value,
                 label=category.value,
             )
             _qml_symbol(symbols, str(i), category.symbol, style.geometry)
@@ -156,12 +163,17 @@ def to_qml(style: LayerStyle) -> str:
 
 def _qml_symbol(parent: ET.Element, name: str, symbol: Symbol, geometry: str) -> None:
     element = _element(
-        parent, "symbol", type=QGIS_SYMBOL[geometry], name=name, alpha="1",
-        clip_to_extent="1", force_rhr="0",
+        parent,
+        "symbol",
+        type=QGIS_SYMBOL[geometry],
+        name=name,
+        alpha="1",
+        clip_to_extent="1",
+        force_rhr="0",
     )
     for layer_class, options in _qml_layers(symbol, geometry):
-        layer = _element(element, "layer", enabled="1", locked="0", pass="0")
-        layer.set("class", layer_class)
+        layer = _element(element, "layer", enabled="1", locked="0")
+        layer.attrib.update({"class": layer_class, "pass": "0"})
         option_map = _element(layer, "Option", type="Map")
         for key, value in options.items():
             _element(option_map, "Option", type="QString", name=key, value=value)
@@ -221,7 +233,11 @@ _OGC = "http://www.opengis.net/ogc"
 ET.register_namespace("sld", _SLD)
 ET.register_namespace("se", _SE)
 ET.register_namespace("ogc", _OGC)
-_SLD_SYMBOLIZER = {"point": "PointSymbolizer", "line": "LineSymbolizer", "polygon": "PolygonSymbolizer"}
+_SLD_SYMBOLIZER = {
+    "point": "PointSymbolizer",
+    "line": "LineSymbolizer",
+    "polygon": "PolygonSymbolizer",
+}
 
 
 def to_sld(style: LayerStyle) -> str:
@@ -246,7 +262,9 @@ def _sld_rule(
     rule = ET.SubElement(parent, f"{{{_SE}}}Rule")
     ET.SubElement(rule, f"{{{_SE}}}Name").text = name
     if condition is not None:
-        test = ET.SubElement(ET.SubElement(rule, f"{{{_OGC}}}Filter"), f"{{{_OGC}}}PropertyIsEqualTo")
+        test = ET.SubElement(
+            ET.SubElement(rule, f"{{{_OGC}}}Filter"), f"{{{_OGC}}}PropertyIsEqualTo"
+        )
         ET.SubElement(test, f"{{{_OGC}}}PropertyName").text = condition[0]
         ET.SubElement(test, f"{{{_OGC}}}Literal").text = condition[1]
     symbolizer = ET.SubElement(rule, f"{{{_SE}}}{_SLD_SYMBOLIZER[geometry]}")

@@ -1,0 +1,71 @@
+"""Open a GeoPackage in QGIS and print, as JSON, what QGIS makes of each layer.
+
+Run with Debian's PyQGIS (``/usr/bin/python3 tests/qgis_check.py FILE.gpkg``, with
+``QT_QPA_PLATFORM=offscreen``); tests/test_export.py asserts on the JSON. Layers are found
+from gpkg_contents (every table with features), then opened the way a user's QGIS opens them:
+as ``FILE|layername=NAME``, which loads the layer's default style from ``layer_styles``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+
+from qgis.core import Qgis, QgsApplication, QgsVectorLayer
+
+
+def feature_tables(path: str) -> list[str]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY table_name"
+        )
+        return [name for (name,) in rows]
+
+
+def describe(path: str, name: str) -> dict:
+    """Validity, feature count, stored styles and the renderer QGIS applied on opening."""
+    layer = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
+    found = {"valid": layer.isValid(), "features": layer.featureCount()}
+    if not layer.isValid():
+        return found
+    found.update(_renderer(layer))  # as opened: QGIS applies the default stored style itself
+    count, _ids, names, _descriptions, error = layer.listStylesInDatabase()
+    message, loaded = layer.loadDefaultStyle()  # replaces the renderer: read it before
+    found.update(
+        styles_in_database=list(names)[: max(count, 0)],
+        list_error=error,
+        default_style_loaded=bool(loaded),
+        default_style_message=message,
+        geometry_type=int(layer.geometryType()),
+    )
+    return found
+
+
+def _renderer(layer: QgsVectorLayer) -> dict:
+    renderer = layer.renderer()
+    found: dict = {"renderer": renderer.type()}
+    if renderer.type() == "categorizedSymbol":
+        categories = renderer.categories()  # keep the copies alive while reading them
+        found["field"] = renderer.classAttribute()
+        found["categories"] = {str(c.value()): c.symbol().color().name() for c in categories}
+        symbol = categories[0].symbol() if categories else None
+    else:
+        symbol = renderer.symbol()
+        found["colour"] = symbol.color().name()
+    if symbol is not None:
+        found["symbol_layer"] = symbol.symbolLayer(0).layerType()
+        found["marker_shape"] = symbol.symbolLayer(0).properties().get("name")
+    return found
+
+
+def main(path: str) -> None:
+    app = QgsApplication([], False)
+    app.initQgis()
+    result = {name: describe(path, name) for name in feature_tables(path)}
+    print(json.dumps({"qgis": Qgis.QGIS_VERSION, "layers": result}), flush=True)
+    app.exitQgis()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
