@@ -20,8 +20,10 @@ CHROMIUM = "/usr/bin/chromium"
 
 def require_tool(path_or_name: str, install_hint: str) -> str:
     """Return the tool's path, or skip (fail when GEO_REQUIRE_TOOLS=1) if it is missing."""
-    found = shutil.which(path_or_name) if "/" not in path_or_name else (
-        path_or_name if os.access(path_or_name, os.X_OK) else None
+    found = (
+        shutil.which(path_or_name)
+        if "/" not in path_or_name
+        else (path_or_name if os.access(path_or_name, os.X_OK) else None)
     )
     if found:
         return found

@@ -1,0 +1,213 @@
+"""The map as a reader gets it: the built page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from geo.build import build
+from tests.browser import CHROMIUM, Watch, launch, serve
+from tests.conftest import FIXTURES, require_tool
+
+pytestmark = pytest.mark.browser
+
+COUNT_MARKERS = """() => {
+  const box = document.querySelector('.gs-map').getBoundingClientRect();
+  const inView = (el) => { const r = el.getBoundingClientRect();
+    return r.right > box.left && r.left < box.right && r.bottom > box.top && r.top < box.bottom; };
+  const lone = [...document.querySelectorAll('.gs-event')].filter(inView).length;
+  const clustered = [...document.querySelectorAll('.marker-cluster')].filter(inView)
+    .reduce((n, el) => n + parseInt(el.textContent, 10), 0);
+  return lone + clustered;
+}"""
+
+SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
+
+# Click the cluster holding an event until its own marker shows, as a reader would.
+MARK_PARENT = """(id) => {
+  const marker = GeoStory.state.events[id];
+  const parent = GeoStory.state.eventLayer.getVisibleParent(marker);
+  document.querySelectorAll('[data-test-target]').forEach(e => e.removeAttribute('data-test-target'));
+  if (!parent || parent === marker) return false;
+  parent._icon.setAttribute('data-test-target', '1');
+  return true;
+}"""
+
+
+@pytest.fixture(scope="module")
+def playwright_module():
+    require_tool(CHROMIUM, "apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_module):
+    browser = launch(playwright_module)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(default_build):
+    with serve(default_build.out) as url:
+        yield default_build, url
+
+
+@pytest.fixture(params=["file", "http"])
+def opened(request, browser, site):
+    """The default map opened from disk and over HTTP; yields (page, watch, build)."""
+    result, http_url = site
+    url = (result.out / "index.html").as_uri() if request.param == "file" else http_url
+    origin = "file://" if request.param == "file" else http_url
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    watch = Watch(origin)
+    watch.attach(page)
+    page.goto(url)
+    page.wait_for_function("() => window.GeoStory && GeoStory.state.eventLayer")
+    yield page, watch, result
+    page.close()
+
+
+def open_event(page, event_id: str) -> str:
+    """Open an event's popup by clicking clusters then the marker; return the popup's text."""
+    marker = page.locator(f".gs-event-{event_id}")
+    for _ in range(12):
+        if marker.count() and marker.is_visible():
+            break
+        assert page.evaluate(MARK_PARENT, event_id), f"no cluster holds {event_id}"
+        page.locator("[data-test-target]").click()
+        page.wait_for_timeout(50)  # let Leaflet start its animation before looking again
+        page.wait_for_function(SETTLED)
+    popup = page.locator(".leaflet-popup-content")
+    for _ in range(3):  # a click that lands while a spider leg is still moving is lost
+        page.wait_for_function(SETTLED)
+        marker.click()
+        try:
+            popup.wait_for(timeout=3000)
+            break
+        except PlaywrightTimeout:
+            continue
+    assert popup.is_visible(), f"no popup for {event_id}"
+    return popup
+
+
+def test_page_is_clean_and_self_contained(opened):
+    page, watch, _ = opened
+    page.wait_for_timeout(300)
+    assert watch.errors == []
+    assert watch.foreign == []
+    assert page.title() == "Niger ends military cooperation with the United States"
+
+
+def test_every_event_has_a_marker_and_every_base_its_circle(opened):
+    page, _, result = opened
+    events = result.story.layer_of_kind("events").frame
+    bases = result.story.layer_of_kind("bases").frame
+    assert page.evaluate(COUNT_MARKERS) == len(events)
+    assert page.locator("path.gs-base-ring").count() == bases["site_id"].nunique()
+    assert page.locator(".gs-base").count() == bases["site_id"].nunique()
+
+
+def test_initial_view_fits_niger_and_its_neighbours(opened):
+    page, _, _ = opened
+    bounds = page.evaluate("() => GeoStory.state.map.getBounds().toBBoxString()")
+    west, south, east, north = (float(v) for v in bounds.split(","))
+    assert west <= 0.2 and east >= 16 and south <= 11.7 and north >= 23.5  # Niger in view
+    # Washington and Moscow did not drag the view away: centred on the eight countries.
+    assert west > -77.0 and north < 55.7
+    assert abs((west + east) / 2 - 6.0) < 3 and abs((south + north) / 2 - 20.5) < 3
+
+
+@pytest.mark.parametrize(
+    ("event_id", "date", "title"),
+    [
+        ("junta-ends-sofa", "16 March 2024", "Junta ends the 2012 SOFA"),
+        ("coup-bazoum-detained", "26 July 2023", "Coup: President Bazoum detained"),  # co-located
+        ("us-declares-coup", "10 October 2023", "US formally calls it a coup"),  # Washington
+    ],
+)
+def test_clicking_an_event_opens_its_popup(opened, event_id, date, title):
+    page, watch, _ = opened
+    popup = open_event(page, event_id)
+    text = popup.inner_text()
+    assert date in text and title in text
+    link = popup.locator(".gs-source a")
+    assert link.get_attribute("href").startswith("https://")
+    assert link.get_attribute("target") == "_blank"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    assert watch.errors == []
+
+
+def test_every_niamey_event_is_reachable(opened):
+    page, _, result = opened
+    events = result.story.layer_of_kind("events").frame
+    niamey = events[(events.geometry.x == 2.1175) & (events.geometry.y == 13.515)]
+    assert len(niamey) >= 10
+    for event_id, title in zip(niamey["id"][:3], niamey["title"][:3], strict=True):
+        assert title in open_event(page, event_id).inner_text()
+        page.locator(".leaflet-popup-close-button").click()
+        page.wait_for_function("() => !document.querySelector('.leaflet-popup')")
+
+
+def test_layer_control_hides_and_shows_events(opened):
+    page, _, _ = opened
+    visible = "() => document.querySelectorAll('.gs-event, .marker-cluster').length"
+    assert page.evaluate(visible) > 0
+    page.hover(".leaflet-control-layers")
+    box = page.locator(".leaflet-control-layers label", has_text="Events").locator("input")
+    box.uncheck()
+    assert page.evaluate(visible) == 0
+    box.check()
+    assert page.evaluate(visible) > 0
+
+
+def test_phone_viewport_fits(browser, default_build, tmp_path):
+    page = browser.new_page(viewport={"width": 375, "height": 667})
+    page.goto((default_build.out / "index.html").as_uri())
+    page.wait_for_function("() => window.GeoStory && GeoStory.state.eventLayer")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    for selector in (
+        ".gs-map",
+        ".gs-legend summary",
+        ".leaflet-control-zoom",
+        ".leaflet-control-layers",
+        ".leaflet-control-scale",
+        ".gs-head h1",
+    ):
+        box = page.locator(selector).bounding_box()
+        assert box is not None, selector
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375, selector
+        assert box["height"] > 0, selector
+    page.screenshot(path=tmp_path / "phone.png", full_page=True)
+    assert (tmp_path / "phone.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_desktop_screenshot(opened, tmp_path):
+    page, _, _ = opened
+    page.screenshot(path=tmp_path / "map.png")
+    assert (tmp_path / "map.png").stat().st_size > 50_000
+
+
+def test_hostile_text_stays_text(browser, tmp_path):
+    """A plain folder whose properties hold HTML, ${...} and Jinja: shown as text, never run."""
+    result = build(FIXTURES / "good/plain", tmp_path / "dist")
+    page = browser.new_page()
+    watch = Watch("file://")
+    watch.attach(page)
+    page.goto((result.out / "index.html").as_uri())
+    page.wait_for_function("() => window.GeoStory")
+    page.locator("path.gs-point").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    text = popup.inner_text()
+    assert "<img src=x onerror=alert(1)> ${alert(2)} {{ 7*7 }} {% raw %}" in text
+    assert popup.locator("img").count() == 0
+    assert popup.locator("a").get_attribute("href") == "https://example.org/a"
+    assert "javascript:alert(1)" in text and popup.locator("a").count() == 1
+    legend = page.locator(".gs-legend").inner_text()
+    assert "Points" in legend and "Lines" in legend and "Areas" in legend
+    assert watch.dialogs == [] and watch.errors == [] and watch.foreign == []
+    page.close()
