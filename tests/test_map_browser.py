@@ -27,7 +27,8 @@ SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-a
 MARK_PARENT = """(id) => {
   const marker = GeoStory.state.events[id];
   const parent = GeoStory.state.eventLayer.getVisibleParent(marker);
-  document.querySelectorAll('[data-test-target]').forEach(e => e.removeAttribute('data-test-target'));
+  document.querySelectorAll('[data-test-target]')
+    .forEach(e => e.removeAttribute('data-test-target'));
   if (!parent || parent === marker) return false;
   parent._icon.setAttribute('data-test-target', '1');
   return true;
