@@ -9,7 +9,6 @@ because branca passes each rendered script through Jinja a second time.
 from __future__ import annotations
 
 import html
-import itertools
 import json
 import math
 import re
@@ -29,19 +28,8 @@ from folium.template import Template
 from geo import assets, popups
 from geo.combine import Story
 from geo.load import Layer
+from geo.styles import PALETTE, category_colours
 
-PALETTE = (
-    "#0072b2",
-    "#d55e00",
-    "#009e73",
-    "#cc79a7",
-    "#e69f00",
-    "#56b4e9",
-    "#7a3b8f",
-    "#8c6d31",
-    "#404040",
-    "#b2182b",
-)
 SEA = "#dce9f2"
 MAX_ZOOM = 9  # the story's own layers carry no detail beyond this
 FAR_MARGIN = 2.0  # degrees beyond the view before an event counts as far away
@@ -383,7 +371,9 @@ def _bases(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
 
 
 def _events(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
-    palette = _category_colors(layer)
+    palette = category_colours(
+        layer.config.categories, layer.frame[layer.config.category_field or "category"]
+    )
     center = shapely.box(*view).centroid
     features = []
     far_places = []
@@ -421,14 +411,6 @@ def _events(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
     spec = _base_spec(layer, "event", features)
     spec["cluster"] = True
     return spec, entries
-
-
-def _category_colors(layer: Layer) -> dict[str, str]:
-    """Colours from map.toml's [layers.X.categories]; the palette for the rest, in sorted order."""
-    configured = dict(layer.config.categories)
-    spare = itertools.cycle([c for c in PALETTE if c not in configured.values()] or PALETTE)
-    values = sorted(set(layer.frame[layer.config.category_field or "category"].dropna()))
-    return {v: configured.get(v) or next(spare) for v in values}
 
 
 def _edge_position(point: Any, view: Bounds, center: Any) -> tuple[Any, float] | None:

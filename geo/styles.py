@@ -15,8 +15,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from geo.render import PALETTE  # the web map's colours for categories map.toml leaves out
 from geo.story import LayerConfig
+
+# Colour-blind-safe colours (Okabe–Ito first) for categories map.toml leaves out and for plain
+# layers; the web map and the QGIS styles both take them from here.
+PALETTE = (
+    "#0072b2",
+    "#d55e00",
+    "#009e73",
+    "#cc79a7",
+    "#e69f00",
+    "#56b4e9",
+    "#7a3b8f",
+    "#8c6d31",
+    "#404040",
+    "#b2182b",
+)
 
 FOCUS_FIELD, FOCUS_VALUE, FOCUS_PREFIX = "role", "focus", "focus_"
 
@@ -89,8 +103,8 @@ def layer_style(
 
 
 def category_colours(configured: Mapping[str, str], values: Iterable[Any]) -> dict[str, str]:
-    """Colour of each category value, as the web map picks them (geo.render): map.toml's
-    colour, else the next palette colour map.toml does not use, values in sorted order."""
+    """Colour of each category value, for the web map and QGIS alike: map.toml's colour, else
+    the next palette colour map.toml does not use, values in sorted order."""
     spare = itertools.cycle([c for c in PALETTE if c not in configured.values()] or PALETTE)
     present = sorted({str(v) for v in values if _present(v)})
     return {value: configured.get(value) or next(spare) for value in present}
