@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.combine import Story, combine
+from geo.embed import page_url, write_embeds
 from geo.export import write_exports
 from geo.load import load_layers
+from geo.preview import write_preview
 from geo.render import data_links, render_html
 from geo.story import read_story
 
@@ -49,6 +51,7 @@ def build(
     *,
     exports: Sequence[str] = (),
     tiles: str | None = None,
+    base_url: str | None = None,
     log: Log = _quiet,
 ) -> BuildResult:
     """Build the story in ``story_dir`` into ``out_dir``; raise StoryError on invalid input."""
@@ -58,9 +61,17 @@ def build(
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         written = write_exports(story, staging / "data", exports, log)
+        log("drawing the static preview")
+        write_preview(story, staging / "preview.png")
         log("rendering the map")
-        page = render_html(story, data_links([p.relative_to(staging) for p in written]), tiles)
+        page = render_html(
+            story,
+            data_links([p.relative_to(staging) for p in written]),
+            tiles,
+            preview=page_url(base_url, "preview.png"),
+        )
         (staging / "index.html").write_text(page, encoding="utf-8")
+        write_embeds(story, staging, base_url)
         files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
         _swap_in(staging, out_dir)
     except BaseException:

@@ -55,6 +55,12 @@ def parser() -> argparse.ArgumentParser:
         help="add an online tile basemap from xyzservices, e.g. CartoDB.Positron "
         "(off by default: the map is drawn from the story's own layers, offline)",
     )
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where dist/ will be published, e.g. https://example.org/maps/niger: "
+        "embed.html's iframe and the link-preview image point there",
+    )
     loud = p.add_mutually_exclusive_group()
     loud.add_argument(
         "-v",
@@ -75,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         exports = parse_formats(args.export)
     except ValueError as exc:
         p.error(str(exc))  # exits 2 with the usage line
+    if args.base_url and not args.base_url.startswith(("https://", "http://", "/")):
+        p.error(f"--base-url must start with https://, http:// or /, found {args.base_url!r}")
 
     def log(message: str) -> None:
         if not args.quiet:
@@ -85,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             story = check(args.story, log)
             print(summary(story))
         else:
-            result = build(args.story, args.out, exports=exports, tiles=args.tiles, log=log)
+            result = build(
+                args.story,
+                args.out,
+                exports=exports,
+                tiles=args.tiles,
+                base_url=args.base_url,
+                log=log,
+            )
             for warning in result.story.warnings:
                 log(f"warning: {warning}")
     except StoryError as exc:

@@ -13,6 +13,20 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+# Colour-blind-safe colours (Okabe–Ito first): for categories map.toml leaves out, and for plain
+# layers without a colour of their own. The web map, the preview and QGIS all take them from here.
+PALETTE = (
+    "#0072b2",
+    "#d55e00",
+    "#009e73",
+    "#cc79a7",
+    "#e69f00",
+    "#56b4e9",
+    "#7a3b8f",
+    "#8c6d31",
+    "#404040",
+    "#b2182b",
+)
 FIELD_TYPES = ("text", "slug", "date", "precision", "number", "integer", "url", "iso3", "enum")
 PRECISIONS = ("day", "month", "year")
 

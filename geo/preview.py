@@ -1,7 +1,7 @@
 """A static picture of the story for link previews (og:image): a 1200x630 PNG, no browser.
 
 It shows what the web map opens on: the same view, layers, styles and event colours, taken
-from the same places (``render``'s view, label points and automatic colours; ``styles``'
+from the same places (``view``'s initial view and label points, each layer's style and ``styles``'
 symbols and category colours). It draws on matplotlib's Agg canvas directly, with no pyplot
 state, under matplotlib's default settings and in the fonts matplotlib ships, so the same story
 gives the same bytes whatever the machine's matplotlibrc or installed fonts.
@@ -30,8 +30,8 @@ from matplotlib.path import Path as MplPath
 
 from geo.combine import Story
 from geo.load import Layer
-from geo.render import SEA, _auto_colors, _label_point, _view_bounds
 from geo.styles import FOCUS_FIELD, FOCUS_VALUE, Symbol, category_colours, layer_style
+from geo.view import SEA, label_point, view_bounds
 
 WIDTH, HEIGHT, DPI = 1200, 630, 100
 PT = 72 / DPI  # points per pixel: sizes here are pixels, as on the web map
@@ -149,7 +149,7 @@ class Layout:
 def _layout(story: Story, measure: Measure) -> Layout:
     """Side by side (text column, map) or a banner over a full-width map: whichever shows the
     view larger, side by side unless the banner is clearly better."""
-    view = _view_bounds(story)
+    view = view_bounds(story)
     side, banner = _side_layout(story, view, measure), _banner_layout(story, view, measure)
     return banner if banner.frame.px_per_lat > 1.05 * side.frame.px_per_lat else side
 
@@ -284,7 +284,6 @@ class Scene:
     ax: Axes
     story: Story
     frame: MapFrame
-    colours: dict[str, str]  # automatic colours of plain layers, as on the web map
 
 
 # Above the layers' shapes (stacked in story order), bottom to top, as in Leaflet's panes.
@@ -302,7 +301,7 @@ def _draw(story: Story, figure: Figure, measure: Measure) -> None:
     ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, facecolor=SEA, zorder=0))
     ax.set_xlim(frame.extent[0], frame.extent[2])
     ax.set_ylim(frame.extent[1], frame.extent[3])
-    scene = Scene(ax, story, frame, _auto_colors(story.layers))
+    scene = Scene(ax, story, frame)
     legend: list[Entry] = []
     for i, layer in enumerate(story.layers):
         if layer.config.show:  # hidden layers are off when the web map opens
@@ -448,7 +447,7 @@ def _countries(scene: Scene, layer: Layer, z: float) -> list[Entry]:
     _shapes(scene.ax, web.geometry.values[~is_focus], others, "polygon", z)
     _shapes(scene.ax, web.geometry.values[is_focus], focus, "polygon", z + 0.001)
     for name, geom, focused in zip(web["name"], web.geometry.values, is_focus, strict=True):
-        lat, lon = _label_point(geom, scene.frame.view)
+        lat, lon = label_point(geom, scene.frame.view)
         _text(
             scene.ax,
             lon,
@@ -577,7 +576,7 @@ def _sunflower_radius(n: int) -> float:
 
 def _features(scene: Scene, layer: Layer, z: float) -> list[Entry]:
     """A plain layer in its automatic colour, as on the web map."""
-    colour = scene.colours.get(layer.name)
+    colour = layer.config.style.get("color")
     _layer_shapes(scene, layer, z, colour)
     types = set(layer.web.geom_type)
     kind, geometry = (

@@ -28,9 +28,9 @@ from folium.template import Template
 from geo import assets, popups
 from geo.combine import Story
 from geo.load import Layer
-from geo.styles import PALETTE, category_colours
+from geo.styles import category_colours
+from geo.view import SEA, Bounds, label_point, view_bounds
 
-SEA = "#dce9f2"
 MAX_ZOOM = 9  # the story's own layers carry no detail beyond this
 FAR_MARGIN = 2.0  # degrees beyond the view before an event counts as far away
 EDGE_INSET = 0.6  # degrees inside the view where a far event's edge marker sits
@@ -63,19 +63,17 @@ def render_html(
     data_links: Sequence[DataLink] = (),
     tiles: str | None = None,
     preview: str | None = None,
-    base_url: str | None = None,
 ) -> str:
     """The whole page as a string; same story, same bytes."""
-    view = _view_bounds(story)
-    figure = StoryFigure(story, data_links, preview, base_url)
+    view = view_bounds(story)
+    figure = StoryFigure(story, data_links, preview)
     fmap = StoryMap(view, max_zoom=MAX_ZOOM if tiles is None else 14)
     figure.add_child(fmap, name="map")
     if tiles:
         _tile_layer(tiles).add_to(fmap)
     legend = []
-    colors = _auto_colors(story.layers)
     for layer in story.layers:
-        spec, entries = _PREPARE.get(layer.config.kind, _features)(story, layer, view, colors)
+        spec, entries = _PREPARE.get(layer.config.kind, _features)(story, layer, view)
         StoryLayer(layer, spec).add_to(fmap)
         legend.extend(entries)
     folium.LayerControl(position="topright", collapsed=True).add_to(fmap)
@@ -99,15 +97,12 @@ class StoryFigure(Figure):
         story: Story,
         data_links: Sequence[DataLink],
         preview: str | None,
-        base_url: str | None,
     ) -> None:
         super().__init__()
         self._template = _PAGE.get_template("page.html")
-        self.story = story
         self.config = story.config
         self.data_links = data_links
         self.preview = preview
-        self.base_url = base_url
         self.events = _event_list(story)
         self.layer_sources = [lay.config for lay in story.layers if lay.config.source_name]
         self.styles = assets.stylesheets()
@@ -212,7 +207,6 @@ def _stable_ids(root: Element) -> None:
 # --- per-kind preparation: features -> JSON spec + legend entries --------------------------------
 
 Spec = tuple[dict[str, Any], list[dict[str, Any]]]
-Bounds = tuple[float, float, float, float]
 
 
 def _base_spec(layer: Layer, symbol: str, features: list[dict]) -> dict[str, Any]:
@@ -254,7 +248,7 @@ def _records(frame: gpd.GeoDataFrame) -> Iterable[tuple[dict[str, Any], Any]]:
         yield record, record.pop("geometry")
 
 
-def _context(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
+def _context(story: Story, layer: Layer, view: Bounds) -> Spec:
     features = [_feature(g) for _, g in _records(layer.web)]
     spec = _base_spec(layer, "area", features)
     spec["interactive"] = False
@@ -268,7 +262,7 @@ def _context(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
     ]
 
 
-def _countries(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
+def _countries(story: Story, layer: Layer, view: Bounds) -> Spec:
     style = layer.config.style
     focus_style = {
         "color": style["focus_color"],
@@ -283,7 +277,7 @@ def _countries(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
                 geom,
                 popup=popups.country_popup(record, story.focus),
                 label=record["name"],
-                labelAt=_label_point(geom, view),
+                labelAt=label_point(geom, view),
                 style=focus_style if is_focus else None,
                 labelClass="gs-focus-label" if is_focus else "",
             )
@@ -305,22 +299,10 @@ def _countries(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
     return _base_spec(layer, "area", features), entries
 
 
-def _label_point(geom: Any, view: Bounds) -> list[float]:
-    """Where a country's name goes: inside the part of it that is in view."""
-    visible = shapely.intersection(geom, shapely.box(*view))
-    target = visible if not visible.is_empty else geom
-    point = (
-        shapely.ops.polylabel(max(shapely.get_parts(target), key=lambda g: g.area), 0.05)
-        if target.geom_type in ("Polygon", "MultiPolygon")
-        else target.representative_point()
-    )
-    return [round(point.y, 4), round(point.x, 4)]
-
-
 def _simple(title_field: str, legend_type: str) -> Callable[..., Spec]:
     """Regions, water and places: a name label or popup, one legend entry."""
 
-    def prepare(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
+    def prepare(story: Story, layer: Layer, view: Bounds) -> Spec:
         fields = [c for c in layer.web.columns if c not in ("geometry", "id")]
         features = [
             _feature(
@@ -345,7 +327,7 @@ def _simple(title_field: str, legend_type: str) -> Callable[..., Spec]:
     return prepare
 
 
-def _bases(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
+def _bases(story: Story, layer: Layer, view: Bounds) -> Spec:
     features = []
     frame = layer.web
     for site_id in dict.fromkeys(frame["site_id"]):  # first-seen order
@@ -370,7 +352,7 @@ def _bases(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
     return _base_spec(layer, "base", features), entries
 
 
-def _events(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
+def _events(story: Story, layer: Layer, view: Bounds) -> Spec:
     palette = category_colours(
         layer.config.categories, layer.frame[layer.config.category_field or "category"]
     )
@@ -435,10 +417,9 @@ def _lat_lon_text(point: Any) -> str:
     return f"{abs(point.y):.2f}° {ns}, {abs(point.x):.2f}° {ew}"
 
 
-def _features(story: Story, layer: Layer, view: Bounds, colors: dict) -> Spec:
+def _features(story: Story, layer: Layer, view: Bounds) -> Spec:
     """A plain layer: automatic colour, popups listing its properties."""
-    color = layer.config.style.get("color") if "color" in (layer.config.style or {}) else None
-    color = colors.get(layer.name, color)
+    color = layer.config.style["color"]
     fields = list(layer.config.popup or [c for c in layer.web.columns if c != "geometry"])
     title_field = next((f for f in ("name", "title") if f in layer.web.columns), None)
     features = [
@@ -473,27 +454,6 @@ _PREPARE: dict[str, Callable[..., Spec]] = {
     "bases": _bases,
     "events": _events,
 }
-
-
-def _auto_colors(layers: Sequence[Layer]) -> dict[str, str]:
-    """A distinct colour for each plain layer, by its position in the story."""
-    plain = [lay.name for lay in layers if lay.config.kind == "features"]
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(plain)}
-
-
-def _view_bounds(story: Story) -> Bounds:
-    """The initial view: the countries layer when there is one, else every layer's extent."""
-    countries = story.layer_of_kind("countries")
-    if countries is not None:
-        return tuple(countries.frame.total_bounds)
-    layers = [lay for lay in story.layers if lay.config.kind != "context"] or story.layers
-    bounds = [lay.frame.total_bounds for lay in layers]
-    return (
-        min(b[0] for b in bounds),
-        min(b[1] for b in bounds),
-        max(b[2] for b in bounds),
-        max(b[3] for b in bounds),
-    )
 
 
 def _has_approximate(story: Story) -> bool:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from geo.kinds import kinds, tomllib
+from geo.kinds import PALETTE, kinds, tomllib
 from geo.problems import Problem, StoryError
 
 CONFIG_NAME = "map.toml"
@@ -139,6 +139,7 @@ def read_story(folder: Path) -> StoryConfig:
         raise StoryError(problems)
     rank = {name: i for i, name in enumerate(order)}
     layers.sort(key=lambda lc: (rank.get(lc.name, len(rank)), kinds()[lc.kind].order, lc.name))
+    layers = _automatic_colours(layers)
     return StoryConfig(
         folder=folder,
         name=_slug(raw.get("name") or folder.resolve().name),
@@ -233,6 +234,20 @@ def _layer_config(
         source_url=source_url,
         show=table.get("show", True),
     )
+
+
+def _automatic_colours(layers: list[LayerConfig]) -> list[LayerConfig]:
+    """Give each plain layer without a colour the next palette colour, in drawing order."""
+    plain = iter(PALETTE * len(layers))
+    out = []
+    for lc in layers:
+        if lc.kind == "features" and "color" not in lc.style:
+            colour = next(plain)
+            lc = replace(
+                lc, style=MappingProxyType({"color": colour, "fill_color": colour, **lc.style})
+            )
+        out.append(lc)
+    return out
 
 
 def _check_table(

@@ -15,22 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from geo.kinds import PALETTE
 from geo.story import LayerConfig
-
-# Colour-blind-safe colours (Okabe–Ito first) for categories map.toml leaves out and for plain
-# layers; the web map and the QGIS styles both take them from here.
-PALETTE = (
-    "#0072b2",
-    "#d55e00",
-    "#009e73",
-    "#cc79a7",
-    "#e69f00",
-    "#56b4e9",
-    "#7a3b8f",
-    "#8c6d31",
-    "#404040",
-    "#b2182b",
-)
 
 FOCUS_FIELD, FOCUS_VALUE, FOCUS_PREFIX = "role", "focus", "focus_"
 

@@ -576,7 +576,7 @@ def test_qml_styles_follow_the_web_map(fixture_build: BuildResult):
         symbol = renderer.find(f"symbols/symbol[@name='{category.get('symbol')}']")
         colours[category.get("value")] = symbol.find(".//Option[@name='color']").get("value")
     # map.toml's colours, and the web map's first palette colour for 'withdrawal'
-    from geo.render import PALETTE
+    from geo.styles import PALETTE
 
     spare = next(c for c in PALETTE if c not in ("#b2182b", "#2166ac"))
     rgb = lambda h: ",".join(str(int(h[i : i + 2], 16)) for i in (1, 3, 5))  # noqa: E731

@@ -195,25 +195,47 @@ var GeoStory = (function () {
 
   function reportHeight() {
     if (!state.embedded) return;
-    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    var height = Math.ceil(document.body.getBoundingClientRect().height);
     window.parent.postMessage({ type: "geo-story:height", height: height }, "*");
+  }
+
+  /* The auto-height snippet answers our first report: then the page takes its natural height
+   * (the map's height follows the width, so the loop is stable) and reports every change. */
+  function listenForAutoHeight() {
+    window.addEventListener("message", function (event) {
+      if (event.source !== window.parent || !event.data) return;
+      if (event.data.type !== "geo-story:auto-height") return;
+      document.documentElement.classList.add("gs-autoheight");
+      if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(document.body);
+      state.map.invalidateSize();
+      reportHeight();
+    });
+  }
+
+  /* A popup opened from the keyboard takes the focus, so its links are reachable by Tab. */
+  function focusPopups(m) {
+    m.on("popupopen", function (e) {
+      var active = document.activeElement;
+      if (!active || !active.classList.contains("leaflet-marker-icon")) return;
+      var content = e.popup.getElement().querySelector(".leaflet-popup-content");
+      content.setAttribute("tabindex", "-1");
+      content.focus();
+    });
   }
 
   function controls(m, legendHtml) {
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(m);
     new Fullscreen().addTo(m);
     new Legend(legendHtml).addTo(m);
-    document.documentElement.classList.add(state.embedded ? "gs-embedded" : "gs-standalone");
     Array.prototype.forEach.call(document.querySelectorAll("[data-event]"), function (button) {
       button.hidden = false;
       button.addEventListener("click", function () {
         openEvent(button.getAttribute("data-event"));
       });
     });
-    Array.prototype.forEach.call(document.querySelectorAll("details"), function (d) {
-      d.addEventListener("toggle", reportHeight);
-    });
     window.addEventListener("resize", reportHeight);
+    focusPopups(m);
+    if (state.embedded) listenForAutoHeight();
     reportHeight();
   }
 

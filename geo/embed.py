@@ -1,0 +1,46 @@
+"""Step 5: the snippets a newsroom pastes into its CMS to embed the map.
+
+``embed.html`` is a responsive iframe. ``embed-autoheight.html`` adds a small script that sizes
+the iframe to the height the map reports by ``postMessage``, so the legend is never cut off.
+The iframe is sandboxed: scripts (the map), popups for source links, downloads for the data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geo import popups
+from geo.combine import Story
+
+SANDBOX = "allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads"
+ASPECT_RATIO = "1 / 1"  # title, a 4:3 map, credit line and list summary at article widths
+MIN_HEIGHT_PX = 520  # phones: a two-line title and a usable map
+SNIPPETS = {"embed.html": False, "embed-autoheight.html": True}
+
+
+def page_url(base_url: str | None, name: str = "index.html") -> str:
+    """Where a published file will live: under --base-url, or relative to the snippet."""
+    return f"{base_url.rstrip('/')}/{name}" if base_url else name
+
+
+def write_embeds(story: Story, folder: Path, base_url: str | None) -> list[Path]:
+    """Write both snippets into ``folder``; return their paths."""
+    written = []
+    for name, auto_height in SNIPPETS.items():
+        path = folder / name
+        path.write_text(snippet(story, base_url, auto_height), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def snippet(story: Story, base_url: str | None, auto_height: bool) -> str:
+    return popups.render_template(
+        "embed.html",
+        src=page_url(base_url),
+        title=f"Map: {story.config.title}",
+        sandbox=SANDBOX,
+        aspect_ratio=ASPECT_RATIO,
+        min_height=MIN_HEIGHT_PX,
+        auto_height=auto_height,
+        base_url=base_url,
+    )
