@@ -221,7 +221,14 @@ def _source_text(name: Any, url: Any) -> str:
 
 def _layer_description(layer: Layer) -> str:
     found = sources(layer)
-    return f"{layer.config.title}. Sources: {'; '.join(found) or 'not stated'}. Licence: {LICENCE}."
+    return (
+        f"{layer.config.title}. Sources: {'; '.join(found) or 'not stated'}. "
+        f"Licence: {_licence(layer)}."
+    )
+
+
+def _licence(layer: Layer) -> str:
+    return layer.config.licence or LICENCE
 
 
 def _layer_metadata(story: Story, layer: Layer) -> dict[str, str]:
@@ -234,7 +241,7 @@ def _layer_metadata(story: Story, layer: Layer) -> dict[str, str]:
         "TITLE": layer.config.title,
         "KIND": layer.config.kind,
         "SOURCES": "; ".join(sources(layer)) or "not stated",
-        "LICENCE": LICENCE,
+        "LICENCE": _licence(layer),
         "STORY": story.config.title,
         "CREDIT": story.config.credit,
     }
@@ -679,7 +686,7 @@ def _shapefile_readme(layer: Layer, notes: list[str]) -> str:
         "original name -> shapefile name where the two differ.\n"
         "A shapefile holds one kind of geometry: a layer that mixes points, lines and polygons\n"
         f"is split into {layer.name}_points, {layer.name}_lines and {layer.name}_polygons.\n\n"
-        f"Sources: {'; '.join(sources(layer)) or 'not stated'}\nLicence: {LICENCE}\n\n"
+        f"Sources: {'; '.join(sources(layer)) or 'not stated'}\nLicence: {_licence(layer)}\n\n"
         + "\n\n".join(notes)
         + "\n"
     )

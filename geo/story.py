@@ -29,6 +29,7 @@ TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "credit": (str, "credit/source line at the foot of the map"),
     "language": (str, "language of the page, e.g. 'en' (the HTML lang attribute)"),
     "description": (str, "one or two sentences for screen readers and link previews"),
+    "licence": (str, "terms of the layers' data, for the exports (a layer may set its own)"),
     "order": (list, "layer names from bottom to top; unnamed layers follow"),
     "layers": (dict, "one table per layer, [layers.NAME]"),
 }
@@ -43,6 +44,7 @@ LAYER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "style": (dict, "colours and widths, see the style keys"),
     "source_name": (str, "where the layer's data comes from"),
     "source_url": (str, "http(s) link to that source"),
+    "licence": (str, "terms of this layer's data (default: the story's licence)"),
     "show": (bool, "visible when the map opens (default true)"),
 }
 STYLE_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -74,6 +76,7 @@ class LayerConfig:
     categories: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source_name: str | None = None
     source_url: str | None = None
+    licence: str | None = None
     show: bool = True
 
 
@@ -108,6 +111,7 @@ def read_story(folder: Path) -> StoryConfig:
             raise StoryError([Problem(str(config_path), f"not valid TOML: {exc}")]) from exc
         _check_table(raw, TOP_KEYS, "", str(config_path), problems)
     layer_tables = raw.get("layers", {}) if isinstance(raw.get("layers"), dict) else {}
+    licence = raw.get("licence") if isinstance(raw.get("licence"), str) else None
     layers = []
     for name, table in layer_tables.items():
         if not isinstance(table, dict):
@@ -115,12 +119,12 @@ def read_story(folder: Path) -> StoryConfig:
                 Problem(str(config_path), "expected a table [layers.NAME]", field=f"layers.{name}")
             )
             continue
-        layers.append(_layer_config(name, table, folder, str(config_path), problems))
+        layers.append(_layer_config(name, table, folder, str(config_path), problems, licence))
     configured = {lc.file for lc in layers}
     for fname in files:
         if fname not in configured:
             name = Path(fname).stem
-            layers.append(_layer_config(name, {}, folder, str(config_path), problems))
+            layers.append(_layer_config(name, {}, folder, str(config_path), problems, licence))
     if not layers:
         problems.append(Problem(str(folder), "no layers: expected at least one *.geojson file"))
     order = raw.get("order", [])
@@ -154,7 +158,12 @@ def read_story(folder: Path) -> StoryConfig:
 
 
 def _layer_config(
-    name: str, table: dict, folder: Path, where: str, problems: list[Problem]
+    name: str,
+    table: dict,
+    folder: Path,
+    where: str,
+    problems: list[Problem],
+    licence: str | None,
 ) -> LayerConfig:
     prefix = f"layers.{name}"
     _check_table(table, LAYER_KEYS, prefix + ".", where, problems)
@@ -232,6 +241,7 @@ def _layer_config(
         categories=MappingProxyType(dict(categories) if isinstance(categories, dict) else {}),
         source_name=table.get("source_name"),
         source_url=source_url,
+        licence=table.get("licence", licence),
         show=table.get("show", True),
     )
 

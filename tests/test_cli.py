@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 from geo.cli import parser
+from geo.kinds import kinds
+from geo.story import LAYER_KEYS, STYLE_KEYS, TOP_KEYS
 from tests.conftest import FIXTURES, ROOT
 
 
@@ -22,6 +24,18 @@ def test_help_documents_every_option():
         assert action.help, f"option {action.option_strings} has no help text"
         for flag in action.option_strings:
             assert flag in result.stdout
+
+
+def test_readme_documents_every_option_and_map_toml_key():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for action in parser()._actions:
+        for flag in action.option_strings:
+            assert f"`{flag}" in readme or f"{flag}`" in readme, flag
+    for table in (TOP_KEYS, LAYER_KEYS, STYLE_KEYS):
+        for key in table:
+            assert f"| `{key}` |" in readme, key
+    for kind in kinds():
+        assert f"| `{kind}` |" in readme, kind
 
 
 def test_build_writes_map_and_data(tmp_path):
