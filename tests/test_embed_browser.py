@@ -11,15 +11,21 @@ from tests.conftest import DEFAULT_STORY, require_tool
 
 pytestmark = pytest.mark.browser
 
-PARAGRAPH = "<p>" + "Niger's junta ended military cooperation with the United States. " * 12 + "</p>"
+SENTENCE = "Niger's junta ended military cooperation with the United States. "
+PARAGRAPH = "<p>" + SENTENCE * 12 + "</p>"
 
 
 def article(embed: str) -> str:
     """A long article page with the snippet in the middle, as a CMS would render it."""
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Article</title>"
-            "<link rel='icon' href='data:,'>"
-            "<style>body{max-width:720px;margin:0 auto;font:18px/1.6 serif}</style></head><body>"
-            + PARAGRAPH * 8 + embed + PARAGRAPH * 8 + "</body></html>")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Article</title>"
+        "<link rel='icon' href='data:,'>"
+        "<style>body{max-width:720px;margin:0 auto;font:18px/1.6 serif}</style></head><body>"
+        + PARAGRAPH * 8
+        + embed
+        + PARAGRAPH * 8
+        + "</body></html>"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +66,15 @@ def open_article(browser, url: str, name: str, width: int = 1280, height: int = 
 def test_snippet_is_a_good_citizen(published):
     result, url = published
     html = snippet(result.story, url + "map", auto_height=False)
-    for attribute in ('title="Map: Niger ends military cooperation with the United States"',
-                      'loading="lazy"', 'allow="fullscreen"', f'src="{url}map/index.html"',
-                      'sandbox="allow-scripts allow-popups allow-popups-to-escape-sandbox '
-                      'allow-downloads"', "width:100%", "aspect-ratio:"):
+    for attribute in (
+        'title="Map: Niger ends military cooperation with the United States"',
+        'loading="lazy"',
+        'allow="fullscreen"',
+        f'src="{url}map/index.html"',
+        'sandbox="allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads"',
+        "width:100%",
+        "aspect-ratio:",
+    ):
         assert attribute in html
     assert "allow-same-origin" not in html and "<script" not in html
     assert (result.out / "embed.html").read_text() == html
@@ -95,17 +106,20 @@ def test_auto_height_variant_fits_the_frame_to_the_page(browser, published):
     page, inner, _ = open_article(browser, url, "article-auto.html")
     frame = page.locator("iframe")
     page.wait_for_function(
-        "() => document.querySelector('iframe').hasAttribute('data-auto-height')")
+        "() => document.querySelector('iframe').hasAttribute('data-auto-height')"
+    )
     inner.wait_for_function("() => document.documentElement.classList.contains('gs-autoheight')")
     reported = inner.evaluate("() => Math.ceil(document.body.getBoundingClientRect().height)")
     page.wait_for_function(
         f"() => Math.abs(document.querySelector('iframe').getBoundingClientRect().height"
-        f" - {reported}) <= 1")
+        f" - {reported}) <= 1"
+    )
     # Opening the event list grows the frame with it: nothing is cut off or scrolls inside.
     inner.locator("#gs-events summary").click()
-    page.wait_for_function(f"() => document.querySelector('iframe').offsetHeight > {reported + 500}")
-    assert inner.evaluate("() => document.documentElement.scrollHeight") <= frame.bounding_box()[
-        "height"] + 1
+    grown = reported + 500
+    page.wait_for_function(f"() => document.querySelector('iframe').offsetHeight > {grown}")
+    inner_height = inner.evaluate("() => document.documentElement.scrollHeight")
+    assert inner_height <= frame.bounding_box()["height"] + 1
     page.close()
 
 
@@ -128,7 +142,7 @@ def test_map_and_legend_fit(browser, published, width, height, tmp_path):
 
 
 def test_keyboard_reaches_an_event_and_opens_it(browser, published):
-    result, url = published
+    _, url = published
     page = browser.new_page()
     page.goto(url + "map/index.html")
     page.wait_for_function("() => window.GeoStory && GeoStory.state.eventLayer")
@@ -143,8 +157,7 @@ def test_keyboard_reaches_an_event_and_opens_it(browser, published):
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     assert title.split(": ", 1)[1] in popup.inner_text()
-    assert page.evaluate("() => document.activeElement.classList.contains("
-                         "'leaflet-popup-content')")
+    assert page.evaluate("() => document.activeElement.classList.contains('leaflet-popup-content')")
     page.keyboard.press("Tab")  # into the popup: its source link
     assert page.evaluate("() => document.activeElement.tagName") == "A"
     page.close()
