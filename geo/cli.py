@@ -11,6 +11,7 @@ from geo.build import build, check
 from geo.combine import Story
 from geo.export import EXTRA_FORMATS, parse_formats
 from geo.problems import StoryError
+from geo.render import tile_provider
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 
@@ -52,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tiles",
         metavar="NAME",
-        help="add an online tile basemap from xyzservices, e.g. CartoDB.Positron "
+        help="add an online tile basemap from xyzservices, e.g. OpenStreetMap.Mapnik "
         "(off by default: the map is drawn from the story's own layers, offline)",
     )
     p.add_argument(
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         exports = parse_formats(args.export)
     except ValueError as exc:
         p.error(str(exc))  # exits 2 with the usage line
+    if args.tiles:
+        try:
+            tile_provider(args.tiles)
+        except ValueError as exc:
+            p.error(str(exc))
     if args.base_url and not args.base_url.startswith(("https://", "http://", "/")):
         p.error(f"--base-url must start with https://, http:// or /, found {args.base_url!r}")
 

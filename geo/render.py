@@ -21,6 +21,7 @@ import folium
 import geopandas as gpd
 import jinja2
 import shapely
+import xyzservices
 from branca.element import Element, Figure
 from folium.map import Layer as FoliumLayer
 from folium.template import Template
@@ -170,16 +171,27 @@ class StoryControls(folium.MacroElement):
         self.legend_js = to_js(legend_html)
 
 
-def _tile_layer(name: str) -> folium.TileLayer:
-    import xyzservices
-
+def tile_provider(name: str) -> xyzservices.TileProvider:
+    """The xyzservices provider for --tiles, or a ValueError saying how to pick one."""
     try:
         provider = xyzservices.providers.query_name(name)
-    except ValueError as exc:
+    except ValueError:
+        provider = None
+    if provider is None or not isinstance(provider, xyzservices.TileProvider):
         raise ValueError(
-            f"unknown tile provider {name!r}; see xyzservices' providers, "
-            "e.g. CartoDB.Positron or OpenStreetMap.Mapnik"
-        ) from exc
+            f"unknown tile provider {name!r}: use a name from xyzservices, "
+            "e.g. OpenStreetMap.Mapnik or Esri.WorldGrayCanvas"
+        )
+    if provider.requires_token():
+        raise ValueError(
+            f"tile provider {name!r} needs an API key; pick one that does not, "
+            "e.g. OpenStreetMap.Mapnik"
+        )
+    return provider
+
+
+def _tile_layer(name: str) -> folium.TileLayer:
+    provider = tile_provider(name)
     return folium.TileLayer(
         tiles=provider.build_url(scale_factor="{r}"),
         attr=provider.html_attribution,

@@ -87,3 +87,24 @@ def test_rebuild_replaces_output_atomically(tmp_path):
     assert run(str(FIXTURES / "good/plain"), "--out", str(out), "-q").returncode == 0
     assert not (out / "stale.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+
+
+def test_tiles_are_opt_in_with_attribution(tmp_path):
+    out = tmp_path / "tiles"
+    assert (
+        run(
+            str(FIXTURES / "good/plain"), "--out", str(out), "--tiles", "OpenStreetMap.Mapnik", "-q"
+        ).returncode
+        == 0
+    )
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in html
+    assert "openstreetmap.org/copyright" in html  # the attribution
+
+
+def test_unknown_tile_provider_is_a_usage_error():
+    result = run("--check", "--tiles", "NoSuch.Tiles")
+    assert result.returncode == 2
+    assert "unknown tile provider 'NoSuch.Tiles'" in result.stderr
+    keyed = run("--check", "--tiles", "CartoDB.Positron")
+    assert keyed.returncode == 2 and "needs an API key" in keyed.stderr

@@ -146,6 +146,9 @@ def test_keyboard_reaches_an_event_and_opens_it(browser, published):
     page = browser.new_page()
     page.goto(url + "map/index.html")
     page.wait_for_function("() => window.GeoStory && GeoStory.state.eventLayer")
+    # Opened on its own, the map zooms with the wheel as usual: no gesture handling.
+    assert page.evaluate("() => [GeoStory.state.map.gestureHandling.enabled(),"
+                         " GeoStory.state.map.scrollWheelZoom.enabled()]") == [False, True]
     for _ in range(60):
         page.keyboard.press("Tab")
         if page.evaluate("() => document.activeElement.classList.contains('gs-event')"):

@@ -101,6 +101,7 @@ def test_page_loads_nothing_from_elsewhere(default_build):
     html = (default_build.out / "index.html").read_text(encoding="utf-8")
     assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="(https?:)?//', html)
     assert "url(http" not in html and "@import" not in html
+    assert "{z}/{x}/{y}" not in html  # no tile basemap unless --tiles
     assert "jquery" not in html.lower() and "bootstrap" not in html.lower()
     assert html.count("<script>") >= 4  # Leaflet, markercluster, gesture handling, the story
 
