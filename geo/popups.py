@@ -101,6 +101,11 @@ def feature_popup(record: Mapping[str, Any], fields: list[str], title_field: str
     return _ENV.get_template("popup_feature.html").render(title=title, rows=rows)
 
 
+def template(name: str) -> jinja2.Template:
+    """One of the package's templates, with autoescaping on (the page itself uses this)."""
+    return _ENV.get_template(name)
+
+
 def render_template(name: str, **context: Any) -> str:
     """Render one of the package's templates with autoescaping (the legend, the event list)."""
     return _ENV.get_template(name).render(**context)

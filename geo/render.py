@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 import folium
 import geopandas as gpd
-import jinja2
 import shapely
 import xyzservices
 from branca.element import Element, Figure
@@ -87,8 +86,6 @@ def render_html(
 
 # --- folium elements ---------------------------------------------------------------------------
 
-_PAGE = jinja2.Environment(loader=jinja2.PackageLoader("geo", "templates"), autoescape=True)
-
 
 class StoryFigure(Figure):
     """The page: folium's figure with a title, credit line, data links and event list."""
@@ -100,7 +97,7 @@ class StoryFigure(Figure):
         preview: str | None,
     ) -> None:
         super().__init__()
-        self._template = _PAGE.get_template("page.html")
+        self._template = popups.template("page.html")
         self.config = story.config
         self.data_links = data_links
         self.preview = preview
