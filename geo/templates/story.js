@@ -153,19 +153,23 @@ var GeoStory = (function () {
     });
   }
 
+  var OPEN_LEGEND = [800, 520]; // smallest map, in pixels, that shows the legend unfolded
+
   var Legend = L.Control.extend({
     options: { position: "bottomright" },
     initialize: function (html, options) {
       L.setOptions(this, options);
       this._html = html;
     },
-    onAdd: function () {
+    onAdd: function (m) {
+      this._map = m;
       var box = L.DomUtil.create("details", "gs-legend");
       var summary = text("summary", "", "Legend");
       box.appendChild(summary);
       var body = L.DomUtil.create("div", "gs-legend-body", box);
       body.innerHTML = this._html; // built and escaped by the Python templates
-      box.open = !window.matchMedia("(max-width: 599px)").matches;
+      var size = this._map.getSize(); // folded into a button where it would hide the story
+      box.open = size.x >= OPEN_LEGEND[0] && size.y >= OPEN_LEGEND[1];
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       return box;
