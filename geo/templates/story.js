@@ -116,7 +116,7 @@ var GeoStory = (function () {
     var group = spec.cluster
       ? L.markerClusterGroup({
           showCoverageOnHover: false,
-          maxClusterRadius: 28,
+          maxClusterRadius: 20,
           spiderfyOnMaxZoom: true,
           spiderfyDistanceMultiplier: 1.6,
         })
