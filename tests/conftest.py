@@ -15,7 +15,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEFAULT_STORY = ROOT / "layers"
-CHROMIUM = "/usr/bin/chromium"
 
 
 def require_tool(path_or_name: str, install_hint: str) -> str:
@@ -41,3 +40,17 @@ def default_build(tmp_path_factory: pytest.TempPathFactory):
 
     out = tmp_path_factory.mktemp("default") / "dist"
     return build(DEFAULT_STORY, out, exports=EXTRA_FORMATS)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, driven by Playwright, shared by the browser tests."""
+    from tests.browser import CHROMIUM, launch
+
+    require_tool(CHROMIUM, "apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()

@@ -6,8 +6,8 @@ import pytest
 
 from geo.build import build
 from geo.embed import snippet
-from tests.browser import CHROMIUM, Watch, launch, serve
-from tests.conftest import DEFAULT_STORY, require_tool
+from tests.browser import Watch, serve
+from tests.conftest import DEFAULT_STORY
 
 pytestmark = pytest.mark.browser
 
@@ -31,23 +31,12 @@ def article(embed: str) -> str:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """The default story published under a local web server, with article pages beside it."""
-    require_tool(CHROMIUM, "apt-get install chromium")
     root = tmp_path_factory.mktemp("site")
     with serve(root) as url:
         result = build(DEFAULT_STORY, root / "map", base_url=url + "map")
         for name, auto in (("article.html", False), ("article-auto.html", True)):
             (root / name).write_text(article(snippet(result.story, url + "map", auto)))
         yield result, url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
 
 
 def open_article(browser, url: str, name: str, width: int = 1280, height: int = 800):
