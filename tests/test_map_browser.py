@@ -198,3 +198,16 @@ def test_hostile_text_stays_text(browser, tmp_path):
     assert "Points" in legend and "Lines" in legend and "Areas" in legend
     assert watch.dialogs == [] and watch.errors == [] and watch.foreign == []
     page.close()
+
+
+def test_event_list_opens_an_event_on_the_map(opened):
+    page, watch, _ = opened
+    page.locator("#gs-events summary").click()
+    item = page.locator("#event-russia-niger-military-ties")
+    assert "Moscow" in item.inner_text()
+    item.get_by_role("button", name="Show on map").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "Russia and Niger agree to expand military ties" in popup.inner_text()
+    assert "far outside the map, in Moscow" in popup.inner_text()
+    assert watch.errors == []
