@@ -174,7 +174,9 @@ def test_text_alternative_lists_every_event_with_date_and_source(browser, publis
         assert event["title"] in item.inner_text()
         assert item.locator("time").get_attribute("datetime") == event["date"].isoformat()
         assert item.locator("a").get_attribute("href") == event["source_url"]
-    assert page.locator("noscript").count() == 1
+    # Without JavaScript the reader sees the static map, not an empty box.
+    assert page.locator(".gs-preview").is_visible()
+    assert not page.locator(".gs-map-box").is_visible()
     page.close()
 
 
