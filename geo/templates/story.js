@@ -28,7 +28,6 @@ var GeoStory = (function () {
     m.on("zoomend", zoomClass);
     zoomClass();
     state.map = m;
-    state.view = view;
     return m;
   }
 
