@@ -31,15 +31,10 @@ import pytest
 import shapely
 
 from geo.build import BuildResult, build
-from geo.export import (
-    EXTRA_FORMATS,
-    FIXED_TIME,
-    LICENCE,
-    SHAPEFILE_NOTES,
-    parse_formats,
-    shapefile_field_names,
-)
+from geo.export import EXTRA_FORMATS, parse_formats
 from geo.load import Layer
+from geo.shapefile import SHAPEFILE_NOTES, shapefile_field_names
+from geo.tables import FIXED_TIME, LICENCE
 from tests.conftest import FIXTURES, require_tool
 
 EXPORT_STORY = FIXTURES / "export_story"
