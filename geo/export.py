@@ -55,9 +55,9 @@ EXTRA_FORMATS = ("kml", "shapefile", "flatgeobuf", "geoparquet")
 GPKG_VERSION = "1.2"
 
 
-def parse_formats(text: str) -> tuple[str, ...]:
+def parse_formats(names_text: str) -> tuple[str, ...]:
     """Parse --export's comma list ('all' for every extra format)."""
-    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    names = [n.strip().lower() for n in names_text.split(",") if n.strip()]
     if names == ["all"]:
         return EXTRA_FORMATS
     unknown = [n for n in names if n not in EXTRA_FORMATS]
