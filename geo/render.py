@@ -34,6 +34,7 @@ from geo.view import SEA, Bounds, label_point, view_bounds
 MAX_ZOOM = 9  # the story's own layers carry no detail beyond this
 FAR_MARGIN = 2.0  # degrees beyond the view before an event counts as far away
 EDGE_INSET = 0.6  # degrees inside the view where a far event's edge marker sits
+EDGE_SPREAD = 1.8  # degrees between edge markers that point at the same place (about 24 px)
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
@@ -367,10 +368,10 @@ def _events(story: Story, layer: Layer, view: Bounds) -> Spec:
     )
     center = shapely.box(*view).centroid
     features = []
-    far_places = []
+    far_places: list[str] = []
     frame = layer.web.sort_values(["date", "id"], kind="stable")
     for record, geom in _records(frame):
-        far = _edge_position(geom, view, center)
+        far = _edge_position(geom, view, center, far_places.count(record["place"]))
         far_note = None
         if far is not None:
             far_places.append(record["place"])
@@ -388,6 +389,7 @@ def _events(story: Story, layer: Layer, view: Bounds) -> Spec:
                 f"{record['title']}",
                 popup=popups.event_popup(record, far_note),
                 bearing=far[1] if far else None,
+                far=far is not None,
             )
         )
     entries = [{"type": "event", "color": c, "label": cat} for cat, c in palette.items()]
@@ -404,8 +406,11 @@ def _events(story: Story, layer: Layer, view: Bounds) -> Spec:
     return spec, entries
 
 
-def _edge_position(point: Any, view: Bounds, center: Any) -> tuple[Any, float] | None:
-    """For a point far outside the view: where the line towards it leaves the view, and bearing."""
+def _edge_position(point: Any, view: Bounds, center: Any, earlier: int) -> tuple[Any, float] | None:
+    """For a point far outside the view: where the line towards it leaves the view, and bearing.
+
+    ``earlier`` events at the same place move this one along the edge, so each stays visible.
+    """
     minx, miny, maxx, maxy = view
     if (
         minx - FAR_MARGIN <= point.x <= maxx + FAR_MARGIN
@@ -416,8 +421,11 @@ def _edge_position(point: Any, view: Bounds, center: Any) -> tuple[Any, float] |
     ray = shapely.LineString([center, point])
     crossing = shapely.intersection(ray, inner.exterior)
     edge = shapely.get_parts(crossing)[0] if not crossing.is_empty else center
+    on_side = math.isclose(edge.x, minx + EDGE_INSET) or math.isclose(edge.x, maxx - EDGE_INSET)
+    shift = earlier * EDGE_SPREAD
+    x, y = (edge.x, edge.y - shift) if on_side else (edge.x + shift, edge.y)
     bearing = math.degrees(math.atan2(point.x - center.x, point.y - center.y)) % 360
-    return shapely.Point(round(edge.x, 4), round(edge.y, 4)), round(bearing, 1)
+    return shapely.Point(round(x, 4), round(y, 4)), round(bearing, 1)
 
 
 def _lat_lon_text(point: Any) -> str:

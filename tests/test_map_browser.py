@@ -211,3 +211,21 @@ def test_event_list_opens_an_event_on_the_map(opened):
     assert "Russia and Niger agree to expand military ties" in popup.inner_text()
     assert "far outside the map, in Moscow" in popup.inner_text()
     assert watch.errors == []
+
+
+def test_far_away_events_point_the_way_from_the_edge(opened):
+    """Washington (twice) and Moscow: an arrow each, inside the view, none hiding another."""
+    page, _, result = opened
+    events = result.story.layer_of_kind("events").frame
+    far = events[(events.geometry.x < -20) | (events.geometry.y > 45)]
+    assert sorted(far["place"]) == ["Moscow", "Washington, D.C.", "Washington, D.C."]
+    arrows = page.locator(".gs-arrow")
+    assert arrows.count() == len(far)
+    view = page.locator(".gs-map").bounding_box()
+    centres = set()
+    for i in range(arrows.count()):
+        box = arrows.nth(i).bounding_box()
+        assert view["x"] <= box["x"] and box["x"] + box["width"] <= view["x"] + view["width"]
+        assert view["y"] <= box["y"] and box["y"] + box["height"] <= view["y"] + view["height"]
+        centres.add((round(box["x"] / 10), round(box["y"] / 10)))
+    assert len(centres) == len(far)

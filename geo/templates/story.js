@@ -3,7 +3,7 @@
  * Text that is not popup HTML (labels, titles) is set with textContent, never innerHTML. */
 var GeoStory = (function () {
   "use strict";
-  var state = { map: null, events: {}, eventLayer: null, embedded: window.self !== window.top };
+  var state = { map: null, events: {}, eventLayer: null, eventGroup: null, embedded: window.self !== window.top };
 
   function text(tag, className, value) {
     var el = document.createElement(tag);
@@ -111,15 +111,29 @@ var GeoStory = (function () {
     });
   }
 
+  /* Events: clustered, but those shown at the map's edge (far away) stand on their own. */
+  function eventGroups() {
+    var cluster = L.markerClusterGroup({
+      showCoverageOnHover: false,
+      maxClusterRadius: 20,
+      spiderfyOnMaxZoom: true,
+      spiderfyDistanceMultiplier: 1.6,
+    });
+    var far = L.featureGroup();
+    state.eventLayer = cluster;
+    state.eventGroup = L.featureGroup([cluster, far]);
+    return {
+      addLayer: function (l) {
+        (l.feature && l.feature.properties.far ? far : cluster).addLayer(l);
+      },
+      group: state.eventGroup,
+    };
+  }
+
   function layer(m, spec) {
-    var group = spec.cluster
-      ? L.markerClusterGroup({
-          showCoverageOnHover: false,
-          maxClusterRadius: 20,
-          spiderfyOnMaxZoom: true,
-          spiderfyDistanceMultiplier: 1.6,
-        })
-      : L.featureGroup();
+    var target = spec.cluster ? eventGroups() : null;
+    var group = target ? target.group : L.featureGroup();
+    var add = target ? target.addLayer : group.addLayer.bind(group);
     L.geoJSON(spec.features, {
       interactive: spec.interactive !== false,
       style: function (f) {
@@ -132,21 +146,19 @@ var GeoStory = (function () {
       onEachFeature: function (f, l) {
         bind(spec, f, l);
       },
-    }).eachLayer(function (l) {
-      group.addLayer(l);
-    });
+    }).eachLayer(add);
     spec.features.forEach(function (f) {
       if (f.properties.labelAt) group.addLayer(countryLabel(f));
     });
-    if (spec.kind === "events") state.eventLayer = group;
     return group;
   }
 
   function openEvent(id) {
     var marker = state.events[id];
-    if (!marker || !state.eventLayer) return;
-    if (!state.map.hasLayer(state.eventLayer)) state.map.addLayer(state.eventLayer);
+    if (!marker || !state.eventGroup) return;
+    if (!state.map.hasLayer(state.eventGroup)) state.map.addLayer(state.eventGroup);
     state.map.getContainer().scrollIntoView({ block: "nearest" });
+    if (!state.eventLayer.hasLayer(marker)) return marker.openPopup(); // at the map's edge
     state.eventLayer.zoomToShowLayer(marker, function () {
       marker.openPopup();
     });
