@@ -85,25 +85,17 @@ def _neighbours(
     touching = others[others.intersects(focus.geometry)]
     derived = tuple(sorted(touching["name"]))
     declared = set(frame.loc[frame["role"] == "neighbour", "name"])
-    for name in sorted(declared - set(derived)):
-        warnings.append(
-            Problem(
-                str(countries.path),
-                f"role is 'neighbour' but its border does not touch {focus['name']}",
-                feature=f"name {name!r}",
-                field="role",
-            )
+    name = focus["name"]
+    mismatches = (
+        (declared - set(derived), f"role is 'neighbour' but its border does not touch {name}"),
+        (set(derived) - declared, f"touches {name} but is not marked role = 'neighbour'"),
+    )
+    for names, message in mismatches:
+        warnings.extend(
+            Problem(str(countries.path), message, feature=f"name {n!r}", field="role")
+            for n in sorted(names)
         )
-    for name in sorted(set(derived) - declared):
-        warnings.append(
-            Problem(
-                str(countries.path),
-                f"{name} touches {focus['name']} but is not marked role = 'neighbour'",
-                feature=f"name {name!r}",
-                field="role",
-            )
-        )
-    return focus["name"], derived
+    return name, derived
 
 
 def _locate(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from matplotlib.path import Path as MplPath
 from geo.combine import Story
 from geo.load import Layer
 from geo.styles import FOCUS_FIELD, FOCUS_VALUE, Symbol, category_colours, layer_style
-from geo.view import SEA, label_point, view_bounds
+from geo.view import SEA, SWATCH, geometry_family, label_point, view_bounds
 
 WIDTH, HEIGHT, DPI = 1200, 630, 100
 PT = 72 / DPI  # points per pixel: sizes here are pixels, as on the web map
@@ -420,13 +420,10 @@ def _diamonds(ax: Axes, xy: np.ndarray, colour: str, z: float) -> None:
         )
 
 
-def _layer_shapes(scene: Scene, layer: Layer, z: float, colour: str | None = None) -> None:
-    """Every geometry of a layer in its style (or in ``colour``)."""
+def _layer_shapes(scene: Scene, layer: Layer, z: float) -> None:
+    """Every geometry of a layer in its style."""
     for geometry, geoms in _by_geometry(layer.web.geometry.values).items():
-        symbol = layer_style(layer.config, geometry, {}).symbol
-        if colour is not None:
-            symbol = replace(symbol, stroke=colour, fill=colour)
-        _shapes(scene.ax, geoms, symbol, geometry, z)
+        _shapes(scene.ax, geoms, layer_style(layer.config, geometry, {}).symbol, geometry, z)
 
 
 # --- per kind: draw the layer, return its legend rows ------------------------------------------
@@ -575,21 +572,10 @@ def _sunflower_radius(n: int) -> float:
 
 
 def _features(scene: Scene, layer: Layer, z: float) -> list[Entry]:
-    """A plain layer in its automatic colour, as on the web map."""
-    colour = layer.config.style.get("color")
-    _layer_shapes(scene, layer, z, colour)
-    types = set(layer.web.geom_type)
-    kind, geometry = (
-        ("dot", "point")
-        if types <= {"Point", "MultiPoint"}
-        else ("line", "line")
-        if types <= {"LineString", "MultiLineString"}
-        else ("fill", "polygon")
-    )
-    symbol = layer_style(layer.config, geometry, {}).symbol
-    if colour is not None:
-        symbol = replace(symbol, stroke=colour, fill=colour)
-    return [Entry(kind, layer.config.title, symbol)]
+    """A plain layer in its colour (see story.py), as on the web map."""
+    _layer_shapes(scene, layer, z)
+    family = geometry_family(layer.web)
+    return [Entry(SWATCH[family], layer.config.title, layer_style(layer.config, family, {}).symbol)]
 
 
 _DRAW: dict[str, Callable[[Scene, Layer, float], list[Entry]]] = {

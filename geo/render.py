@@ -29,7 +29,7 @@ from geo import assets, popups
 from geo.combine import Story
 from geo.load import Layer
 from geo.styles import category_colours
-from geo.view import SEA, Bounds, label_point, view_bounds
+from geo.view import SEA, SWATCH, Bounds, geometry_family, label_point, view_bounds
 
 MAX_ZOOM = 9  # the story's own layers carry no detail beyond this
 FAR_MARGIN = 2.0  # degrees beyond the view before an event counts as far away
@@ -435,7 +435,7 @@ def _lat_lon_text(point: Any) -> str:
 
 
 def _features(story: Story, layer: Layer, view: Bounds) -> Spec:
-    """A plain layer: automatic colour, popups listing its properties."""
+    """A plain layer: its colour (see story.py), popups listing its properties."""
     color = layer.config.style["color"]
     fields = list(layer.config.popup or [c for c in layer.web.columns if c != "geometry"])
     title_field = next((f for f in ("name", "title") if f in layer.web.columns), None)
@@ -447,18 +447,10 @@ def _features(story: Story, layer: Layer, view: Bounds) -> Spec:
         )
         for r, g in _records(layer.web)
     ]
-    types = set(layer.web.geom_type)
-    legend_type = (
-        "dot"
-        if types <= {"Point", "MultiPoint"}
-        else "line"
-        if types <= {"LineString", "MultiLineString"}
-        else "fill"
-    )
-    spec = _base_spec(layer, "dot" if legend_type == "dot" else "area", features)
-    spec["style"].update({"color": color, "fillColor": color})
+    family = geometry_family(layer.web)
+    spec = _base_spec(layer, "dot" if family == "point" else "area", features)
     return spec, [
-        {"type": legend_type, "color": color, "stroke": color, "label": layer.config.title}
+        {"type": SWATCH[family], "color": color, "stroke": color, "label": layer.config.title}
     ]
 
 

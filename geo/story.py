@@ -247,12 +247,13 @@ def _layer_config(
 
 
 def _automatic_colours(layers: list[LayerConfig]) -> list[LayerConfig]:
-    """Give each plain layer without a colour the next palette colour, in drawing order."""
+    """Give each plain layer a colour, its own or the next palette colour in drawing order,
+    which also fills it unless map.toml sets a fill: every renderer then reads one style."""
     plain = iter(PALETTE * len(layers))
     out = []
     for lc in layers:
-        if lc.kind == "features" and "color" not in lc.style:
-            colour = next(plain)
+        if lc.kind == "features":
+            colour = lc.style.get("color") or next(plain)
             lc = replace(
                 lc, style=MappingProxyType({"color": colour, "fill_color": colour, **lc.style})
             )
