@@ -7,13 +7,12 @@ output untouched.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from geo import output
 from geo.combine import Story, combine
 from geo.embed import page_url, write_embeds
 from geo.export import write_exports
@@ -55,10 +54,10 @@ def build(
     log: Log = _quiet,
 ) -> BuildResult:
     """Build the story in ``story_dir`` into ``out_dir``; raise StoryError on invalid input."""
-    story = check(story_dir, log)
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    output.check_target(out_dir, Path(story_dir))
+    story = check(story_dir, log)
+    staging = output.new_staging(out_dir)
     try:
         written = write_exports(story, staging / "data", exports, log)
         log("drawing the static preview")
@@ -73,21 +72,11 @@ def build(
         (staging / "index.html").write_text(page, encoding="utf-8")
         write_embeds(story, staging, base_url)
         files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
-        _swap_in(staging, out_dir)
+        output.write_manifest(staging, files)
+        output.check_target(out_dir, Path(story_dir))  # nothing took its place meanwhile
+        output.swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     log(f"wrote {len(files)} file(s) to {out_dir}")
     return BuildResult(story, out_dir, files)
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    """Replace out_dir with staging in two renames; the old output is removed only after."""
-    os.chmod(staging, 0o755)
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

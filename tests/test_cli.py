@@ -82,7 +82,7 @@ def test_unexpected_failure_exits_1_with_one_line(tmp_path):
 
 def test_rebuild_replaces_output_atomically(tmp_path):
     out = tmp_path / "dist"
-    out.mkdir()
+    assert run(str(FIXTURES / "good/plain"), "--out", str(out), "-q").returncode == 0
     (out / "stale.txt").write_text("old")
     assert run(str(FIXTURES / "good/plain"), "--out", str(out), "-q").returncode == 0
     assert not (out / "stale.txt").exists()
