@@ -16,6 +16,7 @@ from geo import output
 from geo.combine import Story, combine
 from geo.embed import page_url, write_embeds
 from geo.export import write_exports
+from geo.kindmods import story_scenes
 from geo.load import load_layers
 from geo.preview import write_preview
 from geo.render import data_links, render_html
@@ -65,6 +66,7 @@ def build(
         log("rendering the map")
         page = render_html(
             story,
+            story_scenes(story),
             data_links([p.relative_to(staging) for p in written]),
             tiles,
             preview=page_url(base_url, "preview.png"),

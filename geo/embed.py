@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from geo import popups
+from geo import pages
 from geo.combine import Story
 
 SANDBOX = "allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads"
@@ -34,7 +34,7 @@ def write_embeds(story: Story, folder: Path, base_url: str | None) -> list[Path]
 
 
 def snippet(story: Story, base_url: str | None, auto_height: bool) -> str:
-    return popups.render_template(
+    return pages.render(
         "embed.html",
         src=page_url(base_url),
         title=f"Map: {story.config.title}",

@@ -1,185 +1,361 @@
-/* GeoStory: draws a story's layers on a Leaflet map.
- * Everything it draws comes from Python as JSON; popup HTML is built and escaped there.
- * Text that is not popup HTML (labels, titles) is set with textContent, never innerHTML. */
+/* GeoStory: draws a story's page document (geo/contract.py) on a Leaflet map.
+ * Every text from the story is set with textContent, never innerHTML; a link is made only from
+ * an http(s) URL. Popups are built on click from the layer's columns and its popup template. */
+
+/**
+ * @typedef {{as: "heading"|"text"|"time"|"link"|"table"|"list", field?: string,
+ *   fields?: string[], href?: string, datetime?: string, label?: string, lang?: string,
+ *   class?: string, rows?: PopupRow[]}} PopupRow
+ * @typedef {{color?: string, weight?: number, opacity?: number, fill?: boolean,
+ *   fillColor?: string, fillOpacity?: number, dashArray?: string, radius?: number}} LeafletStyle
+ * @typedef {{text: string[], lon: number[], lat: number[], priority: number[], role: string[],
+ *   rank: string[]}} Labels
+ * @typedef {{name: string, kind: string, title: string,
+ *   symbol: "area"|"line"|"dot"|"site"|"event", shape: string, style: LeafletStyle,
+ *   categoryField: ?string, categoryStyles: Object<string, LeafletStyle>, show: boolean,
+ *   control: boolean, interactive: boolean, cluster: boolean, count: number,
+ *   lon?: number[], lat?: number[], geometry?: Object[], columns: Object<string, Array>,
+ *   popup: PopupRow[], titleField: ?string, idField: ?string, ringField: ?string,
+ *   ringStyle: ?LeafletStyle, bearingField: ?string, labels: Labels}} LayerDoc
+ * @typedef {{swatch: string, label: string, color: ?string, stroke: ?string}} LegendDoc
+ * @typedef {{bounds: number[][], maxZoom: number, background: string}} ViewDoc
+ * @typedef {{version: number, view: ViewDoc, layers: LayerDoc[], legend: LegendDoc[],
+ *   approximate: boolean}} PageDoc
+ */
 var GeoStory = (function () {
   "use strict";
-  var state = { map: null, events: {}, eventLayer: null, eventGroup: null, embedded: window.self !== window.top };
+  var state = {
+    map: null,
+    doc: null,
+    layers: {}, // name -> {doc, group, markers: {id: marker}, cluster}
+    events: {}, // id -> marker, over every clustered layer (the first layer wins a shared id)
+    eventLayer: null, // the first cluster group
+    labels: [],
+    embedded: window.self !== window.top,
+  };
 
-  function text(tag, className, value) {
-    var el = document.createElement(tag);
-    if (className) el.className = className;
-    el.textContent = value;
-    return el;
+  function el(tag, className, value) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (value !== undefined && value !== null) node.textContent = String(value);
+    return node;
   }
 
-  function map(id, view) {
-    var container = document.getElementById(id);
-    container.style.background = view.background;
-    var m = L.map(id, {
-      zoomSnap: 0.25,
-      maxZoom: view.maxZoom,
-      minZoom: 2,
-      gestureHandling: state.embedded,
+  function isLink(value) {
+    return typeof value === "string" && /^https?:\/\/[^\s/?#]+/i.test(value.trim());
+  }
+
+  function escapeHtml(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
-    m.fitBounds(view.bounds, { padding: [6, 6] });
-    var zoomClass = function () {
-      container.classList.toggle("gs-zoomed-out", m.getZoom() < 5.5);
+  }
+
+  function present(value) {
+    return value !== null && value !== undefined && value !== "";
+  }
+
+  /* --- popups: one template per layer, filled from the columns ---------------------------- */
+
+  function link(text, href) {
+    if (!isLink(href)) return document.createTextNode(String(text));
+    var a = el("a", "", text);
+    a.href = href.trim();
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    return a;
+  }
+
+  /** @param {PopupRow} row @param {function(string): *} get */
+  function popupRow(row, get) {
+    var value = row.field ? get(row.field) : null;
+    if (row.as === "table") return popupTable(row.fields || [], get);
+    if (row.as === "list") {
+      if (!value || !value.length) return null;
+      var list = el("ul", row["class"] || "");
+      value.forEach(function (item) {
+        var li = el("li");
+        (row.rows || []).forEach(function (sub) {
+          var part = popupRow(sub, function (f) { return item[f]; });
+          if (part) li.appendChild(part);
+        });
+        list.appendChild(li);
+      });
+      return list;
+    }
+    if (!present(value)) return null;
+    if (row.as === "heading") return el("h3", row["class"] || "", value);
+    var p = el("p", row["class"] || "");
+    if (row.lang) p.lang = row.lang;
+    if (row.label) p.appendChild(document.createTextNode(row.label));
+    if (row.as === "time") {
+      var time = el("time", "", value);
+      if (row.datetime && present(get(row.datetime))) time.dateTime = get(row.datetime);
+      p.appendChild(time);
+    } else if (row.as === "link") {
+      p.appendChild(link(value, row.href ? get(row.href) : null));
+    } else {
+      p.appendChild(document.createTextNode(String(value)));
+    }
+    return p;
+  }
+
+  function popupTable(fields, get) {
+    var table = el("table");
+    fields.forEach(function (field) {
+      var value = get(field);
+      if (!present(value)) return;
+      var tr = el("tr");
+      var th = el("th", "", field);
+      th.scope = "row";
+      var td = el("td");
+      td.appendChild(isLink(value) ? link(value, value) : document.createTextNode(String(value)));
+      tr.appendChild(th);
+      tr.appendChild(td);
+      table.appendChild(tr);
+    });
+    return table.childNodes.length ? table : null;
+  }
+
+  /** @param {LayerDoc} doc @param {number} i */
+  function popup(doc, i) {
+    var article = el("article", "gs-popup gs-" + doc.kind);
+    var get = function (field) {
+      var column = doc.columns[field];
+      return column ? column[i] : null;
     };
-    m.on("zoomend", zoomClass);
-    zoomClass();
-    state.map = m;
-    return m;
-  }
-
-  function eventIcon(p) {
-    var dot = document.createElement("span");
-    dot.className = p.bearing === null || p.bearing === undefined ? "gs-dot" : "gs-arrow";
-    dot.style.setProperty("--c", p.color);
-    if (dot.className === "gs-arrow") dot.style.transform = "rotate(" + p.bearing + "deg)";
-    return L.divIcon({
-      className: "gs-event gs-event-" + p.id,
-      html: dot,
-      iconSize: [18, 18],
-      iconAnchor: [9, 9],
-      popupAnchor: [0, -8],
+    doc.popup.forEach(function (row) {
+      var part = popupRow(row, get);
+      if (part) article.appendChild(part);
     });
+    return article;
   }
 
-  function baseIcon() {
-    return L.divIcon({
-      className: "gs-base",
-      html: '<span class="gs-base-symbol"></span>',
-      iconSize: [16, 16],
-      iconAnchor: [8, 8],
-      popupAnchor: [0, -8],
-    });
+  /* --- symbols ------------------------------------------------------------------------- */
+
+  function column(doc, field, i) {
+    return field && doc.columns[field] ? doc.columns[field][i] : null;
   }
 
-  function point(spec, f, latlng) {
-    var p = f.properties;
-    if (spec.symbol === "event") {
-      var marker = L.marker(latlng, { icon: eventIcon(p), title: p.title, riseOnHover: true });
-      state.events[p.id] = marker;
-      return marker;
-    }
-    if (spec.symbol === "base") {
-      var ring = L.circle(latlng, {
-        radius: p.radius_m,
-        color: spec.style.color,
-        weight: 1.5,
-        dashArray: spec.style.dashArray,
-        fillColor: spec.style.fillColor,
-        fillOpacity: spec.style.fillOpacity,
-        className: "gs-base-ring",
-        interactive: false,
-      });
-      var symbol = L.marker(latlng, { icon: baseIcon(), title: p.title, riseOnHover: true });
-      return L.featureGroup([ring, symbol]);
-    }
-    var dotStyle = Object.assign({}, spec.style, { className: "gs-point" });
-    var dotMarker = L.circleMarker(latlng, dotStyle);
-    if (p.title) dotMarker.options.title = p.title;
-    return dotMarker;
+  function styleOf(doc, i) {
+    var value = column(doc, doc.categoryField, i);
+    var own = present(value) ? doc.categoryStyles[String(value)] : null;
+    return Object.assign({}, doc.style, own || {});
   }
 
-  function bind(spec, f, layer) {
-    var p = f.properties;
-    if (spec.interactive === false) return;
-    if (p.popup) layer.bindPopup(p.popup, { maxWidth: 300, autoPanPadding: [12, 12] });
-    if (p.label && spec.symbol === "dot") {
-      var cls = "gs-label gs-place-label gs-rank-" + String(p.rank || "").replace(/\W+/g, "-");
-      layer.bindTooltip(text("span", "", p.label), {
-        permanent: true,
-        direction: "right",
-        offset: [5, 0],
-        className: cls,
-        interactive: false,
-      });
-    }
+  function safeClass(value) {
+    return String(value).replace(/[^A-Za-z0-9_-]/g, "_");
   }
 
-  function countryLabel(f) {
-    var p = f.properties;
-    return L.marker(p.labelAt, {
+  function eventMarker(doc, i, latlng) {
+    var bearing = column(doc, doc.bearingField, i);
+    var far = present(bearing);
+    var dot = el("span", far ? "gs-arrow" : "gs-dot");
+    dot.style.setProperty("--c", styleOf(doc, i).fillColor || doc.style.color);
+    if (far) dot.style.transform = "rotate(" + Number(bearing) + "deg)";
+    var id = column(doc, doc.idField, i);
+    return L.marker(latlng, {
       icon: L.divIcon({
-        className: "gs-label gs-country-label " + (p.labelClass || ""),
-        html: text("span", "", p.label),
-        iconSize: null,
+        className: "gs-event gs-event-" + safeClass(id !== null ? id : i),
+        html: dot,
+        iconSize: [18, 18],
+        iconAnchor: [9, 9],
+        popupAnchor: [0, -8],
       }),
-      interactive: false,
-      keyboard: false,
+      title: column(doc, doc.titleField, i) || "",
+      riseOnHover: true,
     });
   }
 
-  /* Events: clustered, but those shown at the map's edge (far away) stand on their own. */
-  function eventGroups() {
-    var cluster = L.markerClusterGroup({
+  function siteMarker(doc, i, latlng) {
+    var symbol = el("span", "gs-base-symbol");
+    symbol.style.setProperty("--c", styleOf(doc, i).fillColor || doc.style.color);
+    var marker = L.marker(latlng, {
+      icon: L.divIcon({
+        className: "gs-base",
+        html: symbol,
+        iconSize: [16, 16],
+        iconAnchor: [8, 8],
+        popupAnchor: [0, -8],
+      }),
+      title: column(doc, doc.titleField, i) || "",
+      riseOnHover: true,
+    });
+    var radius = column(doc, doc.ringField, i);
+    if (!present(radius)) return marker;
+    var ring = L.circle(
+      latlng,
+      Object.assign({}, doc.ringStyle, { radius: radius, className: "gs-base-ring", interactive: false })
+    );
+    return L.featureGroup([ring, marker]);
+  }
+
+  function dotMarker(doc, i, latlng) {
+    return L.circleMarker(latlng, Object.assign(styleOf(doc, i), { className: "gs-point" }));
+  }
+
+  var POINT = { event: eventMarker, site: siteMarker, dot: dotMarker };
+
+  function feature(doc, i) {
+    if (doc.lon) {
+      var latlng = [doc.lat[i], doc.lon[i]];
+      return (POINT[doc.symbol] || dotMarker)(doc, i, latlng);
+    }
+    var line = doc.symbol === "line";
+    return L.geoJSON(doc.geometry[i], {
+      interactive: doc.interactive,
+      style: Object.assign(styleOf(doc, i), line ? { fill: false } : {}),
+      pointToLayer: function (f, latlng) {
+        return dotMarker(doc, i, latlng);
+      },
+    });
+  }
+
+  /* --- labels: the lower priority of two colliding labels is hidden --------------------- */
+
+  var LABEL_CLASS = {
+    country: "gs-country-label",
+    focus: "gs-country-label gs-focus-label",
+    place: "gs-place-label",
+  };
+
+  function labelMarkers(doc) {
+    var labels = doc.labels;
+    return labels.text.map(function (text, i) {
+      var cls = "gs-label " + (LABEL_CLASS[labels.role[i]] || "gs-place-label");
+      if (labels.rank[i]) cls += " gs-rank-" + safeClass(labels.rank[i].replace(/\s+/g, "-"));
+      var marker = L.marker([labels.lat[i], labels.lon[i]], {
+        icon: L.divIcon({ className: cls, html: el("span", "", text), iconSize: null }),
+        interactive: false,
+        keyboard: false,
+      });
+      marker.priority = labels.priority[i];
+      state.labels.push(marker);
+      return marker;
+    });
+  }
+
+  function declutter() {
+    var shown = [];
+    state.labels
+      .slice()
+      .sort(function (a, b) {
+        return b.priority - a.priority;
+      })
+      .forEach(function (marker) {
+        var node = marker.getElement && marker.getElement();
+        if (!node) return;
+        node.style.visibility = "";
+        var span = node.firstChild;
+        var box = (span || node).getBoundingClientRect();
+        if (!box.width) return;
+        var hit = shown.some(function (other) {
+          return !(box.right < other.left || box.left > other.right || box.bottom < other.top || box.top > other.bottom);
+        });
+        if (hit) node.style.visibility = "hidden";
+        else shown.push(box);
+      });
+  }
+
+  /* --- layers ------------------------------------------------------------------------------ */
+
+  function clusterGroup() {
+    return L.markerClusterGroup({
       showCoverageOnHover: false,
       maxClusterRadius: 20,
       spiderfyOnMaxZoom: true,
       spiderfyDistanceMultiplier: 1.6,
     });
-    var far = L.featureGroup();
-    state.eventLayer = cluster;
-    state.eventGroup = L.featureGroup([cluster, far]);
-    return {
-      addLayer: function (l) {
-        (l.feature && l.feature.properties.far ? far : cluster).addLayer(l);
-      },
-      group: state.eventGroup,
-    };
   }
 
-  function layer(m, spec) {
-    var target = spec.cluster ? eventGroups() : null;
-    var group = target ? target.group : L.featureGroup();
-    var add = target ? target.addLayer : group.addLayer.bind(group);
-    L.geoJSON(spec.features, {
-      interactive: spec.interactive !== false,
-      style: function (f) {
-        var line = /LineString$/.test(f.geometry.type);
-        return Object.assign({}, spec.style, f.properties.style || {}, line ? { fill: false } : {});
-      },
-      pointToLayer: function (f, latlng) {
-        return point(spec, f, latlng);
-      },
-      onEachFeature: function (f, l) {
-        bind(spec, f, l);
-      },
-    }).eachLayer(add);
-    spec.features.forEach(function (f) {
-      if (f.properties.labelAt) group.addLayer(countryLabel(f));
+  /** @param {LayerDoc} doc */
+  function drawLayer(m, doc) {
+    var group = L.featureGroup();
+    var cluster = doc.cluster ? clusterGroup() : null;
+    if (cluster) group.addLayer(cluster);
+    var entry = { doc: doc, group: group, markers: {}, cluster: cluster };
+    for (var i = 0; i < doc.count; i++) {
+      var layer = feature(doc, i);
+      if (doc.interactive && doc.popup.length) {
+        layer.bindPopup(
+          (function (index) {
+            return function () {
+              return popup(doc, index);
+            };
+          })(i),
+          { maxWidth: 300, autoPanPadding: [12, 12] }
+        );
+      }
+      var far = present(column(doc, doc.bearingField, i));
+      (cluster && !far ? cluster : group).addLayer(layer);
+      var id = column(doc, doc.idField, i);
+      if (id !== null) {
+        entry.markers[id] = layer;
+        layer.gsCluster = cluster && !far ? cluster : null;
+        if (cluster && !(id in state.events)) state.events[id] = layer;
+      }
+    }
+    labelMarkers(doc).forEach(function (label) {
+      group.addLayer(label);
     });
-    return group;
+    if (cluster && !state.eventLayer) state.eventLayer = cluster;
+    state.layers[doc.name] = entry;
+    if (doc.show) group.addTo(m);
+    return entry;
   }
 
-  function openEvent(id) {
-    var marker = state.events[id];
-    if (!marker || !state.eventGroup) return;
-    if (!state.map.hasLayer(state.eventGroup)) state.map.addLayer(state.eventGroup);
+  function openEvent(id, layerName) {
+    var entry = layerName ? state.layers[layerName] : null;
+    var marker = entry ? entry.markers[id] : state.events[id];
+    if (!marker) return;
+    var owner = Object.keys(state.layers)
+      .map(function (k) { return state.layers[k]; })
+      .filter(function (e) { return e.markers[id] === marker; })[0];
+    if (owner && !state.map.hasLayer(owner.group)) state.map.addLayer(owner.group);
     state.map.getContainer().scrollIntoView({ block: "nearest" });
-    if (!state.eventLayer.hasLayer(marker)) return marker.openPopup(); // at the map's edge
-    state.eventLayer.zoomToShowLayer(marker, function () {
+    if (!marker.gsCluster) return marker.openPopup(); // at the map's edge
+    marker.gsCluster.zoomToShowLayer(marker, function () {
       marker.openPopup();
     });
   }
+
+  /* --- controls ---------------------------------------------------------------------------- */
 
   var OPEN_LEGEND = [800, 520]; // smallest map, in pixels, that shows the legend unfolded
 
   var Legend = L.Control.extend({
     options: { position: "bottomright" },
-    initialize: function (html, options) {
+    initialize: function (doc, options) {
       L.setOptions(this, options);
-      this._html = html;
+      this._doc = doc;
     },
     onAdd: function (m) {
-      this._map = m;
       var box = L.DomUtil.create("details", "gs-legend");
-      var summary = text("summary", "", "Legend");
-      box.appendChild(summary);
+      box.appendChild(el("summary", "", "Legend"));
       var body = L.DomUtil.create("div", "gs-legend-body", box);
-      body.innerHTML = this._html; // built and escaped by the Python templates
-      var size = this._map.getSize(); // folded into a button where it would hide the story
+      var list = el("ul", "gs-legend-list");
+      this._doc.legend.forEach(function (entry) {
+        var li = el("li");
+        var key = el("span", "gs-key gs-key-" + safeClass(entry.swatch));
+        key.setAttribute("aria-hidden", "true");
+        key.style.setProperty("--c", entry.color || "#888888");
+        key.style.setProperty("--s", entry.stroke || entry.color || "#888888");
+        li.appendChild(key);
+        li.appendChild(document.createTextNode(entry.label));
+        list.appendChild(li);
+      });
+      body.appendChild(list);
+      if (this._doc.approximate) {
+        body.appendChild(
+          el(
+            "p",
+            "gs-approx",
+            "Base and event positions are approximate where marked: a dashed ring shows a " +
+              "site's uncertainty; popups say how precise each place is."
+          )
+        );
+      }
+      var size = m.getSize(); // folded into a button where it would hide the story
       box.open = size.x >= OPEN_LEGEND[0] && size.y >= OPEN_LEGEND[1];
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
@@ -207,6 +383,16 @@ var GeoStory = (function () {
       return button;
     },
   });
+
+  function layerControl(m) {
+    var overlays = {};
+    Object.keys(state.layers).forEach(function (name) {
+      var entry = state.layers[name];
+      // Leaflet writes an overlay's name as HTML: the title is escaped first.
+      if (entry.doc.control) overlays[escapeHtml(entry.doc.title)] = entry.group;
+    });
+    L.control.layers(null, overlays, { position: "topright", collapsed: true }).addTo(m);
+  }
 
   function reportHeight() {
     if (!state.embedded) return;
@@ -238,21 +424,52 @@ var GeoStory = (function () {
     });
   }
 
-  function controls(m, legendHtml) {
-    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(m);
-    new Fullscreen().addTo(m);
-    new Legend(legendHtml).addTo(m);
+  function textVersion() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-event]"), function (button) {
       button.hidden = false;
       button.addEventListener("click", function () {
-        openEvent(button.getAttribute("data-event"));
+        openEvent(button.getAttribute("data-event"), button.getAttribute("data-layer"));
       });
     });
+  }
+
+  /** Draw the page document in the element ``id``; returns the Leaflet map.
+   * @param {string} id @param {PageDoc|string} source the document, or the id of the
+   * <script type="application/json"> that holds it */
+  function map(id, source) {
+    var doc = typeof source === "string" ? JSON.parse(document.getElementById(source).textContent) : source;
+    var container = document.getElementById(id);
+    container.style.background = doc.view.background;
+    var m = L.map(id, {
+      zoomSnap: 0.25,
+      maxZoom: doc.view.maxZoom,
+      minZoom: 2,
+      gestureHandling: state.embedded,
+    });
+    state.map = m;
+    state.doc = doc;
+    m.fitBounds(doc.view.bounds, { padding: [6, 6] });
+    var zoomClass = function () {
+      container.classList.toggle("gs-zoomed-out", m.getZoom() < 5.5);
+    };
+    m.on("zoomend", zoomClass);
+    zoomClass();
+    doc.layers.forEach(function (layerDoc) {
+      drawLayer(m, layerDoc);
+    });
+    layerControl(m);
+    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(m);
+    new Fullscreen().addTo(m);
+    new Legend(doc).addTo(m);
+    textVersion();
+    m.on("zoomend moveend overlayadd overlayremove resize", declutter);
+    declutter();
     window.addEventListener("resize", reportHeight);
     focusPopups(m);
     if (state.embedded) listenForAutoHeight();
     reportHeight();
+    return m;
   }
 
-  return { map: map, layer: layer, controls: controls, openEvent: openEvent, state: state };
+  return { map: map, openEvent: openEvent, popup: popup, state: state };
 })();

@@ -1,0 +1,261 @@
+"""The page contract: the one JSON document Python hands to ``story.js``.
+
+It is described here once, as TypedDicts, and in ``templates/story.js`` as the matching JSDoc
+typedefs. It is columnar: each layer's properties are one array per property, and popups are
+built in the browser from those columns and the layer's one popup template, with
+``textContent`` and http(s)-only links, never as an HTML string per feature. The page
+template writes it in a ``<script type="application/json">``, out of reach of branca's second
+Jinja pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import shapely
+from typing_extensions import NotRequired, TypedDict  # pydantic validates these on 3.10-3.11
+
+from geo.scene import LayerScene, LegendEntry, Symbol
+from geo.text import missing
+
+VERSION = 1
+COORDINATE_GRID = 1e-5  # degrees, about 1 m: finer than the map ever shows
+
+
+# One line of a popup, read from the layer's columns (see story.js, popupRow): ``as`` is
+# heading, text, time (``datetime`` names the ISO column), link (``href`` names the URL column,
+# a link only when http(s)), table (``fields``) or list (``rows`` for each item of the column).
+PopupRow = TypedDict(
+    "PopupRow",
+    {
+        "as": Literal["heading", "text", "time", "link", "table", "list"],
+        "field": NotRequired[str],
+        "fields": NotRequired[list[str]],
+        "href": NotRequired[str],
+        "datetime": NotRequired[str],
+        "label": NotRequired[str],
+        "lang": NotRequired[str],
+        "class": NotRequired[str],
+        "rows": NotRequired[list["PopupRow"]],
+    },
+)
+
+
+class LeafletStyle(TypedDict, total=False):
+    color: str
+    weight: float
+    opacity: float
+    fill: bool
+    fillColor: str
+    fillOpacity: float
+    dashArray: str
+    radius: float
+
+
+class Labels(TypedDict):
+    text: list[str]
+    lon: list[float]
+    lat: list[float]
+    priority: list[int]
+    role: list[str]
+    rank: list[str]
+
+
+class LayerDoc(TypedDict):
+    name: str
+    kind: str
+    title: str
+    symbol: Literal["area", "line", "dot", "site", "event"]
+    shape: str
+    style: LeafletStyle
+    categoryField: str | None
+    categoryStyles: dict[str, LeafletStyle]
+    show: bool
+    control: bool
+    interactive: bool
+    cluster: bool
+    count: int
+    lon: NotRequired[list[float]]  # point layers
+    lat: NotRequired[list[float]]
+    geometry: NotRequired[list[dict[str, Any]]]  # line and polygon layers: GeoJSON geometries
+    columns: dict[str, list[Any]]
+    popup: list[PopupRow]
+    titleField: str | None
+    idField: str | None
+    ringField: str | None
+    ringStyle: LeafletStyle | None
+    bearingField: str | None
+    labels: Labels
+
+
+class LegendDoc(TypedDict):
+    swatch: str
+    label: str
+    color: str | None
+    stroke: str | None
+
+
+class ViewDoc(TypedDict):
+    bounds: list[list[float]]  # [[south, west], [north, east]]
+    maxZoom: int
+    background: str
+
+
+class PageDoc(TypedDict):
+    version: int
+    view: ViewDoc
+    layers: list[LayerDoc]
+    legend: list[LegendDoc]
+    approximate: bool
+
+
+def page_document(
+    scenes: Sequence[LayerScene],
+    view: tuple[float, float, float, float],
+    max_zoom: int,
+    background: str,
+) -> PageDoc:
+    """The document for ``story.js``: every scene as columns, the legend, the view."""
+    minx, miny, maxx, maxy = view
+    return {
+        "version": VERSION,
+        "view": {
+            "bounds": [[miny, minx], [maxy, maxx]],
+            "maxZoom": max_zoom,
+            "background": background,
+        },
+        "layers": [layer_document(s) for s in scenes],
+        "legend": [_legend(e) for s in scenes for e in s.legend],
+        "approximate": any(s.ring_field or "precision_text" in s.frame for s in scenes),
+    }
+
+
+def layer_document(scene: LayerScene) -> LayerDoc:
+    frame = scene.frame
+    popup = [_popup_row(r) for r in scene.popup]
+    used = _popup_fields(scene.popup) | {
+        f
+        for f in (
+            scene.title_field,
+            scene.id_field,
+            scene.ring_field,
+            scene.bearing_field,
+            scene.categories.field if scene.categories else None,
+        )
+        if f
+    }
+    doc: LayerDoc = {
+        "name": scene.name,
+        "kind": scene.kind,
+        "title": scene.title,
+        "symbol": _symbol_name(scene),
+        "shape": scene.symbol.shape,
+        "style": leaflet_style(scene.symbol, scene.family),
+        "categoryField": scene.categories.field if scene.categories else None,
+        "categoryStyles": {
+            value: leaflet_style(s, scene.family)
+            for value, s in (scene.categories.symbols.items() if scene.categories else ())
+        },
+        "show": scene.show,
+        "control": scene.control,
+        "interactive": scene.interactive,
+        "cluster": scene.cluster,
+        "count": len(frame),
+        "columns": {c: [_value(v) for v in frame[c]] for c in frame.columns if c in used},
+        "popup": popup,
+        "titleField": scene.title_field,
+        "idField": scene.id_field,
+        "ringField": scene.ring_field,
+        "ringStyle": leaflet_style(scene.ring, "polygon") if scene.ring else None,
+        "bearingField": scene.bearing_field,
+        "labels": _labels(scene),
+    }
+    geoms = shapely.set_precision(frame.geometry.values, COORDINATE_GRID)
+    if scene.family == "point":
+        doc["lon"] = [round(float(x), 5) for x in shapely.get_x(geoms)]
+        doc["lat"] = [round(float(y), 5) for y in shapely.get_y(geoms)]
+    else:
+        doc["geometry"] = [json.loads(shapely.to_geojson(g)) for g in geoms]
+    return doc
+
+
+def leaflet_style(symbol: Symbol, family: str) -> LeafletStyle:
+    style: LeafletStyle = {
+        "color": symbol.stroke,
+        "weight": symbol.stroke_width,
+        "opacity": symbol.stroke_opacity,
+        "fill": family != "line" and symbol.fill is not None,
+        "fillOpacity": symbol.fill_opacity,
+        "radius": symbol.radius,
+    }
+    if symbol.fill:
+        style["fillColor"] = symbol.fill
+    if symbol.dash:
+        style["dashArray"] = " ".join(f"{d:g}" for d in symbol.dash)
+    return style
+
+
+def _symbol_name(scene: LayerScene) -> str:
+    if scene.family != "point":
+        return "line" if scene.family == "line" else "area"
+    return {"event": "event", "diamond": "site", "square": "site"}.get(scene.symbol.shape, "dot")
+
+
+def _popup_row(row: Any) -> PopupRow:
+    out = dict(row)
+    if "rows" in out:
+        out["rows"] = [_popup_row(r) for r in out["rows"]]
+    return out
+
+
+def _popup_fields(rows: Any) -> set[str]:
+    """Every column a popup template reads (the top-level ones; list items carry their own)."""
+    found: set[str] = set()
+    for row in rows:
+        found.update(row.get(k) for k in ("field", "href", "datetime") if row.get(k))
+        found.update(row.get("fields", ()))
+    return found
+
+
+def _labels(scene: LayerScene) -> Labels:
+    labels = scene.labels
+    return {
+        "text": [lb.text for lb in labels],
+        "lon": [lb.lon for lb in labels],
+        "lat": [lb.lat for lb in labels],
+        "priority": [lb.priority for lb in labels],
+        "role": [lb.role for lb in labels],
+        "rank": [lb.rank for lb in labels],
+    }
+
+
+def _legend(entry: LegendEntry) -> LegendDoc:
+    return {
+        "swatch": entry.swatch,
+        "label": entry.label,
+        "color": entry.color,
+        "stroke": entry.stroke,
+    }
+
+
+def _value(value: Any) -> Any:
+    """A cell as JSON: None for missing, ISO text for dates, lists of objects kept."""
+    if isinstance(value, list):
+        return [{k: _value(v) for k, v in item.items()} for item in value]
+    if missing(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def to_json(doc: PageDoc) -> str:
+    """The document as text that is safe inside <script type="application/json">."""
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

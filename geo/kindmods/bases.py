@@ -1,0 +1,102 @@
+"""Bases: foreign military sites, one feature per presence (operator and period) in the data,
+one symbol per site on the map, with a dashed ring as wide as the position's uncertainty."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import geopandas as gpd
+
+from geo.combine import COUNTRY_FIELD, Story
+from geo.kindmods.common import source_row, symbol
+from geo.load import Layer
+from geo.scene import LayerScene, LegendEntry
+from geo.text import format_date, km, missing
+from geo.view import Bounds
+
+PRESENCE_ROWS = (
+    {"as": "text", "field": "operator", "class": "gs-operator"},
+    {"as": "text", "field": "period"},
+    {"as": "text", "field": "status_text"},
+    {"as": "text", "field": "note", "class": "gs-note"},
+    source_row(),
+)
+POPUP = (
+    {"as": "heading", "field": "site"},
+    {"as": "text", "field": "place_text", "class": "gs-place"},
+    {"as": "list", "field": "presences", "class": "gs-presences", "rows": PRESENCE_ROWS},
+)
+
+
+def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
+    style = layer.config.style
+    ring = symbol(style, "polygon")
+    marker = replace(symbol(style, "point", "diamond"), fill=style["color"], fill_opacity=1.0)
+    sites = []
+    frame = layer.web
+    for site_id in dict.fromkeys(frame["site_id"]):  # first-seen order
+        rows = frame[frame["site_id"] == site_id]
+        sites.append(_site(site_id, rows.to_dict("records"), rows.geometry.iloc[0]))
+    drawn = gpd.GeoDataFrame(
+        {k: [s[k] for s in sites] for k in sites[0] if k != "geometry"},
+        geometry=[s["geometry"] for s in sites],
+        crs=frame.crs,
+    )
+    return LayerScene(
+        name=layer.name,
+        kind="bases",
+        title=layer.config.title,
+        family="point",
+        frame=drawn,
+        symbol=marker,
+        legend=(
+            LegendEntry("site", layer.config.title, style["color"]),
+            LegendEntry("ring", "Uncertainty of a site's position", style["color"]),
+        ),
+        popup=POPUP,
+        title_field="hover",
+        id_field="id",
+        show=layer.config.show,
+        ring_field="radius_m",
+        ring=ring,
+        time=("start_date", "end_date"),
+    )
+
+
+def _site(site_id: str, presences: list[dict], point: Any) -> dict[str, Any]:
+    first = presences[0]
+    operators = ", ".join(dict.fromkeys(p["operator"] for p in presences))
+    where = f"In {first[COUNTRY_FIELD]}. " if not missing(first.get(COUNTRY_FIELD)) else ""
+    note = first.get("location_note")
+    return {
+        "id": site_id,
+        "site": first["site"],
+        "hover": f"{first['site']}: {operators}",
+        "place_text": f"{where}Position {km(first['precision_km'])}"
+        + (f": {note}" if not missing(note) else ""),
+        "radius_m": first["precision_km"] * 1000,
+        "presences": [_presence(p) for p in presences],
+        "geometry": point,
+    }
+
+
+def _presence(p: dict) -> dict[str, Any]:
+    start = (
+        format_date(p["start_date"], p["start_precision"])
+        if not missing(p.get("start_date"))
+        else "start unknown"
+    )
+    if not missing(p.get("end_date")):
+        end = format_date(p["end_date"], p["end_precision"])
+    else:
+        end = "present" if p["status"] == "active" else "end unknown"
+    status = format_date(p["status_date"], p["status_precision"])
+    return {
+        "operator": p["operator"],
+        "period": f"{start} – {end}",
+        "status_text": f"Status: {p['status']} (as of {status}).",
+        "note": None if missing(p.get("note")) else p["note"],
+        "source_name": p["source_name"],
+        "source_url": p["source_url"],
+    }

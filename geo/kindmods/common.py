@@ -1,0 +1,107 @@
+"""What several kinds build their scenes from: symbols from a layer's style, categories,
+labels, and the popup rows every sourced fact ends with."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import geopandas as gpd
+import shapely
+
+from geo.kinds import PALETTE
+from geo.load import Layer
+from geo.scene import Categories, Family, Label, LegendEntry, Shape, Symbol
+from geo.text import missing
+
+FAMILY_SWATCH: dict[Family, str] = {"point": "dot", "line": "line", "polygon": "fill"}
+
+
+def family(frame: gpd.GeoDataFrame) -> Family:
+    """'point', 'line' or 'polygon' (the last also for a mix of dimensions)."""
+    types = set(frame.geom_type)
+    if types <= {"Point", "MultiPoint"}:
+        return "point"
+    if types <= {"LineString", "MultiLineString"}:
+        return "line"
+    return "polygon"
+
+
+def symbol(style: Mapping[str, Any], fam: Family, shape: Shape = "circle") -> Symbol:
+    """A layer's symbol from its merged style (kinds.toml, then map.toml)."""
+    stroke = style.get("color", "#000000")
+    fill = style.get("fill_color")
+    return Symbol(
+        stroke=stroke,
+        stroke_width=float(style.get("weight", 1.0)),
+        stroke_opacity=float(style.get("opacity", 1.0)),
+        fill=(fill or stroke) if fam == "point" else fill,
+        fill_opacity=float(style.get("fill_opacity", 0.0 if fam == "line" else 0.2)),
+        dash=tuple(float(d) for d in str(style.get("dash_array", "")).split()),
+        shape=shape,
+        radius=float(style.get("radius", 6.0)),
+    )
+
+
+def category_colours(configured: Mapping[str, str], values: Iterable[Any]) -> dict[str, str]:
+    """Colour of each category value: map.toml's colour, else the next palette colour that
+    map.toml does not use, values in sorted order."""
+    spare = itertools.cycle([c for c in PALETTE if c not in configured.values()] or PALETTE)
+    present = sorted({str(v) for v in values if not missing(v)})
+    return {value: configured.get(value) or next(spare) for value in present}
+
+
+def categories(layer: Layer, fam: Family, base: Symbol) -> Categories | None:
+    """The layer's ``category_field`` colouring, for any kind that has one."""
+    field = layer.config.category_field
+    if not field or field not in layer.frame:
+        return None
+    colours = category_colours(layer.config.categories, layer.frame[field])
+    return Categories(field, {v: base.coloured(c, fam) for v, c in colours.items()})
+
+
+def category_legend(cats: Categories, swatch: str) -> list[LegendEntry]:
+    return [
+        LegendEntry(swatch, value, s.stroke if swatch == "line" else s.fill, s.stroke)
+        for value, s in cats.symbols.items()
+    ]
+
+
+def point_labels(
+    frame: gpd.GeoDataFrame,
+    text_field: str | None,
+    priority: Callable[[Mapping[str, Any]], int],
+    role: str,
+) -> tuple[Label, ...]:
+    """A label at each feature (a point, or inside a line or polygon)."""
+    if not text_field or text_field not in frame:
+        return ()
+    out = []
+    for record, geom in zip(frame.to_dict("records"), frame.geometry, strict=True):
+        text = record.get(text_field)
+        if missing(text) or str(text) == "":
+            continue
+        at = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
+        rank = record.get("rank")
+        out.append(
+            Label(
+                str(text),
+                round(at.x, 5),
+                round(at.y, 5),
+                priority(record),
+                role,
+                "" if missing(rank) else str(rank),
+            )
+        )
+    return tuple(out)
+
+
+def source_row(name: str = "source_name", url: str = "source_url") -> dict[str, Any]:
+    """The popup row that ends every sourced fact: 'Source: <a>name</a>'."""
+    return {"as": "link", "field": name, "href": url, "label": "Source: ", "class": "gs-source"}
+
+
+def table_rows(fields: Iterable[str]) -> dict[str, Any]:
+    """A plain popup: the properties as a table, http(s) values as links."""
+    return {"as": "table", "fields": list(fields)}

@@ -1,0 +1,156 @@
+"""Events: dated, sourced points, coloured by category and clustered where they pile up.
+
+Events far outside the view (Washington, Moscow) are moved to the view's edge and drawn as an
+arrow pointing the way; their popups say where they happened.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import shapely
+
+from geo.combine import COUNTRY_FIELD, Story
+from geo.kindmods.common import categories, category_legend, source_row, symbol
+from geo.load import Layer
+from geo.scene import LayerScene, LegendEntry
+from geo.text import PRECISION_TEXT, format_date, format_range, is_link, km, lat_lon, missing
+from geo.view import Bounds
+
+FAR_MARGIN = 2.0  # degrees beyond the view before an event counts as far away
+EDGE_INSET = 0.6  # degrees inside the view where a far event's edge marker sits
+EDGE_SPREAD = 1.8  # degrees between edge markers that point at the same place (about 24 px)
+
+POPUP = (
+    {"as": "time", "field": "when", "datetime": "when_iso", "class": "gs-date"},
+    {"as": "text", "field": "category_text", "class": "gs-category"},
+    {"as": "heading", "field": "title"},
+    {"as": "text", "field": "description"},
+    {"as": "text", "field": "note", "class": "gs-note"},
+    {"as": "text", "field": "place_text", "class": "gs-place"},
+    {"as": "text", "field": "precision_text", "class": "gs-precision"},
+    {"as": "text", "field": "far_note", "class": "gs-far"},
+    source_row(),
+)
+
+
+def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
+    frame = layer.web.sort_values(["date", "id"], kind="stable").reset_index(drop=True)
+    base = symbol(layer.config.style, "point", "event")
+    cats = categories(layer, "point", base)
+    records = frame.to_dict("records")
+    edges = _edge_positions(list(frame.geometry), [r["place"] for r in records], view)
+    far_places = [r["place"] for r, far in zip(records, edges, strict=True) if far]
+    rows, geometries = [], []
+    for record, geom, far in zip(records, frame.geometry, edges, strict=True):
+        rows.append(_columns(record, geom, far, cats.field if cats else None))
+        geometries.append(far[0] if far else geom)
+    drawn = frame.assign(**{k: [r[k] for r in rows] for k in rows[0]}).set_geometry(geometries)
+    legend = category_legend(cats, "event") if cats else []
+    if far_places:
+        places = ", ".join(dict.fromkeys(far_places))
+        legend.append(LegendEntry("arrow", f"Event far away ({places})", "#333333"))
+    return LayerScene(
+        name=layer.name,
+        kind="events",
+        title=layer.config.title,
+        family="point",
+        frame=drawn,
+        symbol=base,
+        categories=cats,
+        legend=tuple(legend),
+        popup=POPUP,
+        title_field="hover",
+        id_field="id",
+        show=layer.config.show,
+        cluster=True,
+        bearing_field="bearing",
+        time=("date", "end_date"),
+        listing=tuple(_listing(layer.name, r) for r in drawn.to_dict("records")),
+    )
+
+
+def _columns(record: dict, geom: Any, far: tuple | None, category_field: str | None) -> dict:
+    """What the popup, the hover title and the text version read, as text."""
+    place = record["place"]
+    country = record.get(COUNTRY_FIELD)
+    if not missing(country) and country not in place:
+        place = f"{place}, in {country}"
+    precision = PRECISION_TEXT.get(record["location_precision"], record["location_precision"])
+    if not missing(record.get("precision_km")):
+        precision += f" ({km(record['precision_km'])})"
+    when = format_range(record["date"], record.get("end_date"), record["date_precision"])
+    return {
+        "when": when,
+        "when_iso": record["date"].isoformat(),
+        "hover": f"{format_date(record['date'], record['date_precision'])}: {record['title']}",
+        "category_text": str(record[category_field]) if category_field else None,
+        "place_text": place,
+        "precision_text": f"Location: {precision}",
+        "far_note": (
+            f"This happened far outside the map, in {record['place']} ({lat_lon(geom)}); "
+            "its marker sits at the map's edge, pointing the way."
+            if far
+            else None
+        ),
+        "bearing": far[1] if far else None,
+    }
+
+
+def _listing(layer: str, record: dict) -> dict[str, Any]:
+    """An entry of the text version: what a reader without the map gets."""
+    return {
+        "layer": layer,
+        "id": record["id"],
+        "sort": (record["when_iso"], record["id"]),
+        "when": record["when"],
+        "when_iso": record["when_iso"],
+        "title": record["title"],
+        "place": record["place"],
+        "description": record["description"],
+        "note": None if missing(record.get("note")) else record["note"],
+        "source_name": record["source_name"],
+        "source_url": record["source_url"],
+        "link": is_link(record["source_url"]),
+    }
+
+
+def _edge_positions(
+    points: list[Any], places: list[str], view: Bounds
+) -> list[tuple[Any, float] | None]:
+    """For each point far outside the view: a spot on the view's edge on the way towards it,
+    and the bearing; None for the points in view.
+
+    The events of one place are spread along the edge around that spot, closer together when
+    many must fit, and never beyond the edge's ends: every marker stays inside the frame.
+    """
+    minx, miny, maxx, maxy = view
+    inner = shapely.box(minx + EDGE_INSET, miny + EDGE_INSET, maxx - EDGE_INSET, maxy - EDGE_INSET)
+    lo_x, lo_y, hi_x, hi_y = inner.bounds
+    center = inner.centroid
+    out: list[tuple[Any, float] | None] = [None] * len(points)
+    groups: dict[str, list[int]] = {}
+    for i, point in enumerate(points):
+        far = not (
+            minx - FAR_MARGIN <= point.x <= maxx + FAR_MARGIN
+            and miny - FAR_MARGIN <= point.y <= maxy + FAR_MARGIN
+        )
+        if far:
+            groups.setdefault(places[i], []).append(i)
+    for members in groups.values():
+        target = points[members[0]]
+        crossing = shapely.intersection(shapely.LineString([center, target]), inner.exterior)
+        edge = shapely.get_parts(crossing)[0] if not crossing.is_empty else center
+        bearing = math.degrees(math.atan2(target.x - center.x, target.y - center.y)) % 360
+        on_side = math.isclose(edge.x, lo_x) or math.isclose(edge.x, hi_x)
+        lo, hi, at = (lo_y, hi_y, edge.y) if on_side else (lo_x, hi_x, edge.x)
+        n = len(members)
+        spacing = min(EDGE_SPREAD, (hi - lo) / max(n - 1, 1))
+        half = spacing * (n - 1) / 2
+        middle = min(max(at, lo + half), hi - half)
+        for k, i in enumerate(members):
+            along = round(middle - half + k * spacing, 4)
+            x, y = (edge.x, along) if on_side else (along, edge.y)
+            out[i] = (shapely.Point(round(x, 4), round(y, 4)), round(bearing, 1))
+    return out

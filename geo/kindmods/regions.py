@@ -1,0 +1,17 @@
+"""Regions: dashed outlines of a country's subdivisions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from geo.combine import Story
+from geo.kindmods import features
+from geo.load import Layer
+from geo.scene import LayerScene, LegendEntry
+from geo.view import Bounds
+
+
+def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
+    scene = features.scene(layer, story, view, kind="regions")
+    entry = LegendEntry("dash", layer.config.title, scene.symbol.stroke)
+    return replace(scene, legend=(entry,))
