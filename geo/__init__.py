@@ -1,10 +1,21 @@
 """Publish a story (a folder of GeoJSON layers) as an offline Leaflet map and GIS-ready data.
 
-The pipeline reads top to bottom, one module per step:
-``story`` (map.toml) -> ``load`` (read + validate) -> ``combine`` (geopandas)
--> ``render`` (folium) -> ``export`` / ``embed``; ``build`` runs them and writes atomically.
+The pipeline reads top to bottom: ``story`` (map.toml) -> ``load`` (read + validate) ->
+``combine`` (geopandas) -> ``kinds`` (one scene per layer) -> outputs that draw scenes
+(``render``, ``preview``, ``exports``) -> ``build`` (writes atomically). The names below are
+the Python API; they are imported on first use, so the command line starts fast.
 """
 
-from geo.build import build
+from __future__ import annotations
 
-__all__ = ["build"]
+import importlib
+from typing import Any
+
+_API = {"build": "geo.build"}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'geo' has no attribute {name!r}")

@@ -1,4 +1,8 @@
-"""Command line: ``python build_map.py [STORY_DIR] [--out DIR] [--check] [-v/-q]``."""
+"""Command line: ``python build_map.py [STORY_DIR] [--out DIR] [--check] [-v/-q]``.
+
+A thin caller of the Python API. The heavy modules (geopandas, folium, matplotlib) are imported
+only once the arguments are parsed, so ``--help`` and usage errors answer at once.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from geo.build import build, check
-from geo.combine import Story
-from geo.export import EXTRA_FORMATS, parse_formats
+from geo.formats import EXTRA_FORMATS, parse_formats
 from geo.problems import StoryError
-from geo.render import tile_provider
+
+if TYPE_CHECKING:
+    from geo.combine import Story
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 
@@ -83,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         p.error(str(exc))  # exits 2 with the usage line
     if args.tiles:
+        from geo.tiles import tile_provider
+
         try:
             tile_provider(args.tiles)
         except ValueError as exc:
@@ -93,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         if not args.quiet:
             print(message, file=sys.stderr)
+
+    from geo.build import build, check
 
     try:
         if args.check:

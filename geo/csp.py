@@ -47,7 +47,8 @@ def with_policy(page: str, images: Iterable[str] = ()) -> str:
             "form-action 'none'",
         ]
     )
-    meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy, quote=False)}">'
+    content = html.escape(policy, quote=False)
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{content}">'
     return page.replace(_HEAD, f"{_HEAD}\n{meta}", 1)
 
 

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import folium
-import xyzservices
 from branca.element import Figure
 from folium.template import Template
 
@@ -22,6 +20,7 @@ from geo.combine import Story
 from geo.contract import page_document, to_json
 from geo.folium_compat import OfflineMap, js_string, stable_ids
 from geo.scene import LayerScene
+from geo.tiles import tile_layer, tile_provider
 from geo.view import SEA, view_bounds
 
 MAX_ZOOM = 9  # the story's own layers carry no detail beyond this
@@ -47,7 +46,7 @@ def to_folium(
     fmap = StoryMap()
     page.add_child(fmap, name="map")
     if tiles:
-        _tile_layer(tiles).add_to(fmap)
+        tile_layer(tiles).add_to(fmap)
     return fmap
 
 
@@ -122,37 +121,6 @@ class StoryMap(OfflineMap):
     @property
     def data_js(self) -> str:
         return js_string(DATA_ID)
-
-
-def tile_provider(name: str) -> xyzservices.TileProvider:
-    """The xyzservices provider for --tiles, or a ValueError saying how to pick one."""
-    try:
-        provider = xyzservices.providers.query_name(name)
-    except ValueError:
-        provider = None
-    if provider is None or not isinstance(provider, xyzservices.TileProvider):
-        raise ValueError(
-            f"unknown tile provider {name!r}: use a name from xyzservices, "
-            "e.g. OpenStreetMap.Mapnik or Esri.WorldGrayCanvas"
-        )
-    if provider.requires_token():
-        raise ValueError(
-            f"tile provider {name!r} needs an API key; pick one that does not, "
-            "e.g. OpenStreetMap.Mapnik"
-        )
-    return provider
-
-
-def _tile_layer(name: str) -> folium.TileLayer:
-    provider = tile_provider(name)
-    return folium.TileLayer(
-        tiles=provider.build_url(scale_factor="{r}"),
-        attr=provider.html_attribution,
-        name=provider.name,
-        overlay=False,
-        control=False,
-        max_zoom=provider.get("max_zoom", 18),
-    )
 
 
 def data_links(files: Sequence[Path]) -> list[DataLink]:

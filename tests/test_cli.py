@@ -1,29 +1,54 @@
-"""The command line: exit codes, --help, atomic output."""
+"""The command line: exit codes, --help, progress, usage errors. In-process through main(argv),
+but for the two runs that only a real process can show."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from geo.cli import parser
+import pytest
+
+from geo.cli import main, parser
 from geo.kinds import kinds
 from geo.story import LAYER_KEYS, STYLE_KEYS, TOP_KEYS
 from tests.conftest import FIXTURES, ROOT
 
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "build_map.py", *args], cwd=ROOT, capture_output=True, text=True
-    )
+PLAIN = FIXTURES / "good/plain"
 
 
-def test_help_documents_every_option():
-    result = run("--help")
-    assert result.returncode == 0
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in this process: (exit status, stdout, stderr)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors and --help
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_documents_every_option(capsys):
+    code, out, _ = cli(capsys, "--help")
+    assert code == 0
     for action in parser()._actions:
         assert action.help, f"option {action.option_strings} has no help text"
         for flag in action.option_strings:
-            assert flag in result.stdout
+            assert flag in out
+
+
+def test_help_answers_without_loading_the_heavy_libraries():
+    """--help must answer at once: geopandas, folium and matplotlib load only for real work."""
+    probe = (
+        "import sys; from geo.cli import main\n"
+        "try: main(['--help'])\n"
+        "except SystemExit: pass\n"
+        "heavy = [m for m in ('geopandas', 'folium', 'matplotlib', 'pandas', 'shapely')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "HEAVY []" in result.stderr
 
 
 def test_readme_documents_every_option_and_map_toml_key():
@@ -38,73 +63,86 @@ def test_readme_documents_every_option_and_map_toml_key():
         assert f"| `{kind}` |" in readme, kind
 
 
-def test_build_writes_map_and_data(tmp_path):
+def test_build_from_the_shell_writes_map_and_data(tmp_path):
+    """One end-to-end run of build_map.py as a user types it."""
     out = tmp_path / "out"
-    result = run(str(FIXTURES / "good/plain"), "--out", str(out))
+    result = subprocess.run(
+        [sys.executable, "build_map.py", str(PLAIN), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert (out / "index.html").is_file()
     assert (out / "data" / "points.geojson").is_file()
     assert "wrote" in result.stderr  # progress on stderr
 
 
-def test_quiet_prints_nothing_on_success(tmp_path):
-    result = run(str(FIXTURES / "good/plain"), "--out", str(tmp_path / "o"), "-q")
-    assert result.returncode == 0
-    assert result.stderr == "" and result.stdout == ""
+def test_quiet_prints_nothing_on_success(tmp_path, capsys):
+    code, out, err = cli(capsys, str(PLAIN), "--out", str(tmp_path / "o"), "-q")
+    assert code == 0
+    assert err == "" and out == ""
 
 
-def test_invalid_input_exits_2():
-    assert run(str(FIXTURES / "bad/not_json"), "--check").returncode == 2
+def test_invalid_input_exits_2(capsys):
+    code, _, err = cli(capsys, str(FIXTURES / "bad/not_json"), "--check")
+    assert code == 2
+    assert "nothing was written" in err
 
 
-def test_missing_story_folder_exits_2(tmp_path):
-    result = run(str(tmp_path / "nope"), "--check")
-    assert result.returncode == 2
-    assert "story folder not found" in result.stderr
+def test_missing_story_folder_exits_2(tmp_path, capsys):
+    code, _, err = cli(capsys, str(tmp_path / "nope"), "--check")
+    assert code == 2
+    assert "story folder not found" in err
 
 
-def test_unknown_export_format_lists_known_ones():
-    result = run("--check", "--export", "kml,dxf")
-    assert result.returncode == 2
-    assert "unknown export format(s): dxf; known formats: kml, shapefile" in result.stderr
+def test_unknown_export_format_lists_known_ones(capsys):
+    code, _, err = cli(capsys, "--check", "--export", "kml,dxf")
+    assert code == 2
+    assert "unknown export format(s): dxf; known formats: kml, shapefile" in err
 
 
-def test_unexpected_failure_exits_1_with_one_line(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    result = run(str(FIXTURES / "good/plain"), "--out", str(blocker / "dist"), "-q")
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("build failed: ") and "-v" in result.stderr
-    verbose = run(str(FIXTURES / "good/plain"), "--out", str(blocker / "dist"), "-v")
-    assert "Traceback" in verbose.stderr
+def test_unexpected_failure_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
+    import geo.build
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(geo.build, "write_preview", broken)
+    code, _, err = cli(capsys, str(PLAIN), "--out", str(tmp_path / "dist"), "-q")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert err.startswith("build failed: ") and "No space left on device" in err and "-v" in err
+    assert not (tmp_path / "dist").exists()
+    assert list(tmp_path.iterdir()) == []  # the staging folder is gone too
+    code, _, err = cli(capsys, str(PLAIN), "--out", str(tmp_path / "dist"), "-v")
+    assert code == 1 and "Traceback" in err
 
 
-def test_rebuild_replaces_output_atomically(tmp_path):
+def test_rebuild_replaces_output_atomically(tmp_path, capsys):
     out = tmp_path / "dist"
-    assert run(str(FIXTURES / "good/plain"), "--out", str(out), "-q").returncode == 0
+    assert cli(capsys, str(PLAIN), "--out", str(out), "-q")[0] == 0
     (out / "stale.txt").write_text("old")
-    assert run(str(FIXTURES / "good/plain"), "--out", str(out), "-q").returncode == 0
+    assert cli(capsys, str(PLAIN), "--out", str(out), "-q")[0] == 0
     assert not (out / "stale.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
 
 
-def test_tiles_are_opt_in_with_attribution(tmp_path):
+def test_tiles_are_opt_in_with_attribution(tmp_path, capsys):
     out = tmp_path / "tiles"
     assert (
-        run(
-            str(FIXTURES / "good/plain"), "--out", str(out), "--tiles", "OpenStreetMap.Mapnik", "-q"
-        ).returncode
-        == 0
+        cli(capsys, str(PLAIN), "--out", str(out), "--tiles", "OpenStreetMap.Mapnik", "-q")[0] == 0
     )
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in html
     assert "openstreetmap.org/copyright" in html  # the attribution
+    assert "img-src 'self' data: https://tile.openstreetmap.org" in html  # the CSP allows them
 
 
-def test_unknown_tile_provider_is_a_usage_error():
-    result = run("--check", "--tiles", "NoSuch.Tiles")
-    assert result.returncode == 2
-    assert "unknown tile provider 'NoSuch.Tiles'" in result.stderr
-    keyed = run("--check", "--tiles", "CartoDB.Positron")
-    assert keyed.returncode == 2 and "needs an API key" in keyed.stderr
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("NoSuch.Tiles", "unknown tile provider 'NoSuch.Tiles'"), ("CartoDB.Positron", "API key")],
+)
+def test_unusable_tile_provider_is_a_usage_error(name, message, capsys):
+    code, _, err = cli(capsys, "--check", "--tiles", name)
+    assert code == 2 and message in err
