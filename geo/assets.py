@@ -27,6 +27,7 @@ def scripts() -> tuple[str, ...]:
         _read(cluster.BASE_DIR, "leaflet.markercluster.js"),
         _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.js"),
         files("geo").joinpath("templates/story.js").read_text(encoding="utf-8"),
+        files("geo").joinpath("templates/timeline.js").read_text(encoding="utf-8"),
     )
 
 

@@ -26,11 +26,14 @@ COORDINATE_GRID = 1e-5  # degrees, about 1 m: finer than the map ever shows
 
 # One line of a popup, read from the layer's columns (see story.js, popupRow): ``as`` is
 # heading, text, time (``datetime`` names the ISO column), link (``href`` names the URL column,
-# a link only when http(s)), table (``fields``) or list (``rows`` for each item of the column).
+# a link only when http(s)), table (``fields``), list (``rows`` for each item of the column) or
+# present (the items of the column whose start_day..end_day hold the timeline's date, by
+# their ``name`` key: who was at a site then).
 PopupRow = TypedDict(
     "PopupRow",
     {
-        "as": Literal["heading", "text", "time", "link", "table", "list"],
+        "as": Literal["heading", "text", "time", "link", "table", "list", "present"],
+        "name": NotRequired[str],
         "field": NotRequired[str],
         "fields": NotRequired[list[str]],
         "href": NotRequired[str],
@@ -88,6 +91,10 @@ class LayerDoc(TypedDict):
     ringStyle: LeafletStyle | None
     bearingField: str | None
     labels: Labels
+    start: list[int | None] | None  # dated layers: first and last day of each feature,
+    end: list[int | None] | None  # as days since 1970-01-01 (end None: still going on)
+    countAs: str | None  # what the timeline counts these features as, e.g. "events"
+    timeMode: Literal["filter", "status"]
 
 
 class LegendDoc(TypedDict):
@@ -171,6 +178,10 @@ def layer_document(scene: LayerScene) -> LayerDoc:
         "ringStyle": leaflet_style(scene.ring, "polygon") if scene.ring else None,
         "bearingField": scene.bearing_field,
         "labels": _labels(scene),
+        "start": _days(frame[scene.days[0]]) if scene.days else None,
+        "end": _days(frame[scene.days[1]]) if scene.days else None,
+        "countAs": scene.count_as,
+        "timeMode": scene.time_mode,
     }
     geoms = shapely.set_precision(frame.geometry.values, COORDINATE_GRID)
     if scene.family == "point":
@@ -238,6 +249,11 @@ def _legend(entry: LegendEntry) -> LegendDoc:
         "color": entry.color,
         "stroke": entry.stroke,
     }
+
+
+def _days(values: Any) -> list[int | None]:
+    """Day numbers as integers (pandas keeps a column with gaps as floats)."""
+    return [None if missing(v) else int(v) for v in values]
 
 
 def _value(value: Any) -> Any:

@@ -95,7 +95,14 @@ class LayerScene:
     ring_field: str | None = None  # metres of an uncertainty ring around each point
     ring: Symbol | None = None  # how that ring is drawn
     bearing_field: str | None = None  # far-away points: drawn as an arrow pointing this way
-    time: tuple[str, str | None] | None = None  # date fields: start, end
+    # Dated layers: the layer's (date, precision, end date, end precision) fields, and the
+    # frame's columns with each feature's first and last day (see geo.dates.day_number)
+    time: tuple[str, str, str | None, str | None] | None = None
+    days: tuple[str, str] | None = None
+    count_as: str | None = None  # what the timeline counts this layer's features as: "events"
+    # "filter": shown only when dated within the selected range; "status": shown once started,
+    # drawn as ended once every period has ended (sites and their presences)
+    time_mode: Literal["filter", "status"] = "filter"
     listing: tuple[Mapping[str, Any], ...] = ()  # entries of the text version, in order
 
     def symbol_of(self, index: int) -> Symbol:

@@ -9,6 +9,7 @@ from typing import Any
 import geopandas as gpd
 
 from geo.combine import COUNTRY_FIELD, Story
+from geo.dates import day_number, span
 from geo.kindmods.common import source_row, symbol
 from geo.load import Layer
 from geo.scene import LayerScene, LegendEntry
@@ -25,6 +26,7 @@ PRESENCE_ROWS = (
 POPUP = (
     {"as": "heading", "field": "site"},
     {"as": "text", "field": "place_text", "class": "gs-place"},
+    {"as": "present", "field": "presences", "class": "gs-present", "name": "operator"},
     {"as": "list", "field": "presences", "class": "gs-presences", "rows": PRESENCE_ROWS},
 )
 
@@ -60,12 +62,15 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         show=layer.config.show,
         ring_field="radius_m",
         ring=ring,
-        time=("start_date", "end_date"),
+        time=("start_date", "start_precision", "end_date", "end_precision"),
+        days=("start_day", "end_day"),
+        time_mode="status",
     )
 
 
 def _site(site_id: str, presences: list[dict], point: Any) -> dict[str, Any]:
     first = presences[0]
+    dated = [_presence(p) for p in presences]
     operators = ", ".join(dict.fromkeys(p["operator"] for p in presences))
     where = f"In {first[COUNTRY_FIELD]}. " if not missing(first.get(COUNTRY_FIELD)) else ""
     note = first.get("location_note")
@@ -76,7 +81,14 @@ def _site(site_id: str, presences: list[dict], point: Any) -> dict[str, Any]:
         "place_text": f"{where}Position {km(first['precision_km'])}"
         + (f": {note}" if not missing(note) else ""),
         "radius_m": first["precision_km"] * 1000,
-        "presences": [_presence(p) for p in presences],
+        "presences": dated,
+        # the site as a whole: from its first known start to its last end (open while active)
+        "start_day": min(
+            (p["start_day"] for p in dated if p["start_day"] is not None), default=None
+        ),
+        "end_day": None
+        if any(p["end_day"] is None for p in dated)
+        else max(p["end_day"] for p in dated),
         "geometry": point,
     }
 
@@ -93,6 +105,8 @@ def _presence(p: dict) -> dict[str, Any]:
         end = "present" if p["status"] == "active" else "end unknown"
     status = format_date(p["status_date"], p["status_precision"])
     return {
+        "start_day": day_number(span(p.get("start_date"), p.get("start_precision"))[0]),
+        "end_day": day_number(_last_day(p)),
         "operator": p["operator"],
         "period": f"{start} – {end}",
         "status_text": f"Status: {p['status']} (as of {status}).",
@@ -100,3 +114,13 @@ def _presence(p: dict) -> dict[str, Any]:
         "source_name": p["source_name"],
         "source_url": p["source_url"],
     }
+
+
+def _last_day(p: dict) -> Any:
+    """The last day a presence is known to have lasted: its end, or for one that ended on an
+    unknown date, the status date that says so; None while it is active."""
+    if not missing(p.get("end_date")):
+        return span(p["end_date"], p["end_precision"])[1]
+    if p["status"] == "active":
+        return None
+    return span(p["status_date"], p["status_precision"])[1]

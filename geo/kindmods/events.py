@@ -12,6 +12,7 @@ from typing import Any
 import shapely
 
 from geo.combine import COUNTRY_FIELD, Story
+from geo.dates import day_number, span
 from geo.kindmods.common import categories, category_legend, source_row, symbol
 from geo.load import Layer
 from geo.scene import LayerScene, LegendEntry
@@ -66,7 +67,9 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         show=layer.config.show,
         cluster=True,
         bearing_field="bearing",
-        time=("date", "end_date"),
+        time=("date", "date_precision", "end_date", "date_precision"),
+        days=("start_day", "end_day"),
+        count_as="events",
         listing=tuple(_listing(layer.name, r) for r in drawn.to_dict("records")),
     )
 
@@ -81,7 +84,10 @@ def _columns(record: dict, geom: Any, far: tuple | None, category_field: str | N
     if not missing(record.get("precision_km")):
         precision += f" ({km(record['precision_km'])})"
     when = format_range(record["date"], record.get("end_date"), record["date_precision"])
+    first, last = span(record["date"], record["date_precision"], record.get("end_date"))
     return {
+        "start_day": day_number(first),
+        "end_day": day_number(last),
         "when": when,
         "when_iso": record["date"].isoformat(),
         "hover": f"{format_date(record['date'], record['date_precision'])}: {record['title']}",

@@ -3,9 +3,9 @@
  * an http(s) URL. Popups are built on click from the layer's columns and its popup template. */
 
 /**
- * @typedef {{as: "heading"|"text"|"time"|"link"|"table"|"list", field?: string,
+ * @typedef {{as: "heading"|"text"|"time"|"link"|"table"|"list"|"present", field?: string,
  *   fields?: string[], href?: string, datetime?: string, label?: string, lang?: string,
- *   class?: string, rows?: PopupRow[]}} PopupRow
+ *   class?: string, rows?: PopupRow[], name?: string}} PopupRow
  * @typedef {{color?: string, weight?: number, opacity?: number, fill?: boolean,
  *   fillColor?: string, fillOpacity?: number, dashArray?: string, radius?: number}} LeafletStyle
  * @typedef {{text: string[], lon: number[], lat: number[], priority: number[], role: string[],
@@ -16,7 +16,9 @@
  *   control: boolean, interactive: boolean, cluster: boolean, count: number,
  *   lon?: number[], lat?: number[], geometry?: Object[], columns: Object<string, Array>,
  *   popup: PopupRow[], titleField: ?string, idField: ?string, ringField: ?string,
- *   ringStyle: ?LeafletStyle, bearingField: ?string, labels: Labels}} LayerDoc
+ *   ringStyle: ?LeafletStyle, bearingField: ?string, labels: Labels,
+ *   start: ?Array<?number>, end: ?Array<?number>, countAs: ?string,
+ *   timeMode: "filter"|"status"}} LayerDoc
  * @typedef {{swatch: string, label: string, color: ?string, stroke: ?string}} LegendDoc
  * @typedef {{bounds: number[][], maxZoom: number, background: string}} ViewDoc
  * @typedef {{version: number, view: ViewDoc, layers: LayerDoc[], legend: LegendDoc[],
@@ -31,8 +33,18 @@ var GeoStory = (function () {
     events: {}, // id -> marker, over every clustered layer (the first layer wins a shared id)
     eventLayer: null, // the first cluster group
     labels: [],
+    range: null, // [first day, last day] the timeline shows, in days since 1970-01-01
     embedded: window.self !== window.top,
   };
+
+  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December"];
+
+  /** '16 March 2024' for a day number (days since 1970-01-01). */
+  function dayText(day) {
+    var d = new Date(day * 86400000);
+    return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + " " + d.getUTCFullYear();
+  }
 
   function el(tag, className, value) {
     var node = document.createElement(tag);
@@ -83,6 +95,7 @@ var GeoStory = (function () {
       });
       return list;
     }
+    if (row.as === "present") return presentAt(row, value);
     if (!present(value)) return null;
     if (row.as === "heading") return el("h3", row["class"] || "", value);
     var p = el("p", row["class"] || "");
@@ -98,6 +111,21 @@ var GeoStory = (function () {
       p.appendChild(document.createTextNode(String(value)));
     }
     return p;
+  }
+
+  /* Who was there on the timeline's last day: the items whose period holds it. */
+  function presentAt(row, items) {
+    if (!state.range || !items || !items.length) return null;
+    var day = state.range[1];
+    var names = items
+      .filter(function (item) {
+        var start = item.start_day, end = item.end_day;
+        return (start === null || start === undefined || start <= day) &&
+          (end === null || end === undefined || end >= day);
+      })
+      .map(function (item) { return item[row.name]; });
+    var text = "On " + dayText(day) + ": " + (names.length ? names.join(", ") : "no known presence");
+    return el("p", row["class"] || "", text);
   }
 
   function popupTable(fields, get) {
@@ -273,7 +301,7 @@ var GeoStory = (function () {
     var group = L.featureGroup();
     var cluster = doc.cluster ? clusterGroup() : null;
     if (cluster) group.addLayer(cluster);
-    var entry = { doc: doc, group: group, markers: {}, cluster: cluster };
+    var entry = { doc: doc, group: group, markers: {}, cluster: cluster, features: [], shown: [] };
     for (var i = 0; i < doc.count; i++) {
       var layer = feature(doc, i);
       if (doc.interactive && doc.popup.length) {
@@ -287,7 +315,13 @@ var GeoStory = (function () {
         );
       }
       var far = present(column(doc, doc.bearingField, i));
-      (cluster && !far ? cluster : group).addLayer(layer);
+      layer.gsHome = cluster && !far ? cluster : group;
+      layer.on("add", function (e) {
+        if (e.target.gsEnded) markEnded(e.target, true); // Leaflet makes its element anew
+      });
+      layer.gsHome.addLayer(layer);
+      entry.features.push(layer);
+      entry.shown.push(true);
       var id = column(doc, doc.idField, i);
       if (id !== null) {
         entry.markers[id] = layer;
@@ -302,6 +336,57 @@ var GeoStory = (function () {
     state.layers[doc.name] = entry;
     if (doc.show) group.addTo(m);
     return entry;
+  }
+
+  /* --- time: show what falls in [from, to] ---------------------------------------------- */
+
+  function inRange(doc, i, from, to) {
+    var start = doc.start[i], end = doc.end[i];
+    var after = start === null ? -Infinity : start;
+    var before = end === null ? Infinity : end;
+    if (doc.timeMode === "status") return after <= to; // shown once started
+    return after <= to && before >= from;
+  }
+
+  function markEnded(layer, ended) {
+    var node = layer.getElement ? layer.getElement() : null;
+    if (layer.eachLayer) layer.eachLayer(function (part) { markEnded(part, ended); });
+    if (node) node.classList.toggle("gs-ended", ended);
+    layer.gsEnded = ended;
+  }
+
+  /** Show only what the range [from, to] holds; returns {noun: [shown, total]}. */
+  function setRange(from, to) {
+    state.range = [from, to];
+    var counts = {};
+    Object.keys(state.layers).forEach(function (name) {
+      var entry = state.layers[name], doc = entry.doc;
+      if (!doc.start) return;
+      var add = {}, remove = {};
+      entry.features.forEach(function (layer, i) {
+        var show = inRange(doc, i, from, to);
+        if (doc.countAs) {
+          var c = counts[doc.countAs] || (counts[doc.countAs] = [0, 0]);
+          c[0] += show ? 1 : 0;
+          c[1] += 1;
+        }
+        if (doc.timeMode === "status") markEnded(layer, doc.end[i] !== null && doc.end[i] < to);
+        if (show === entry.shown[i]) return;
+        entry.shown[i] = show;
+        var home = layer.gsHome;
+        var bucket = show ? add : remove;
+        (bucket[L.stamp(home)] = bucket[L.stamp(home)] || { home: home, layers: [] }).layers.push(layer);
+      });
+      [remove, add].forEach(function (bucket, adding) {
+        Object.keys(bucket).forEach(function (key) {
+          var b = bucket[key];
+          if (b.home.addLayers) (adding ? b.home.addLayers : b.home.removeLayers).call(b.home, b.layers);
+          else b.layers.forEach(function (l) { adding ? b.home.addLayer(l) : b.home.removeLayer(l); });
+        });
+      });
+    });
+    declutter();
+    return counts;
   }
 
   function openEvent(id, layerName) {
@@ -462,6 +547,7 @@ var GeoStory = (function () {
     new Fullscreen().addTo(m);
     new Legend(doc).addTo(m);
     textVersion();
+    if (GeoStory.timeline) GeoStory.timeline(doc, container);
     m.on("zoomend moveend overlayadd overlayremove resize", declutter);
     declutter();
     window.addEventListener("resize", reportHeight);
@@ -471,5 +557,14 @@ var GeoStory = (function () {
     return m;
   }
 
-  return { map: map, openEvent: openEvent, popup: popup, state: state };
+  return {
+    map: map,
+    openEvent: openEvent,
+    popup: popup,
+    setRange: setRange,
+    dayText: dayText,
+    styleOf: styleOf,
+    el: el,
+    state: state,
+  };
 })();
