@@ -28,6 +28,7 @@ def scripts() -> tuple[str, ...]:
         _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.js"),
         files("geo").joinpath("templates/story.js").read_text(encoding="utf-8"),
         files("geo").joinpath("templates/timeline.js").read_text(encoding="utf-8"),
+        files("geo").joinpath("templates/navigate.js").read_text(encoding="utf-8"),
     )
 
 

@@ -110,12 +110,28 @@ class ViewDoc(TypedDict):
     background: str
 
 
+class Sentence(TypedDict):
+    text: str
+    events: list[str]  # the ids of the events the sentence rests on
+
+
+class ChapterDoc(TypedDict):
+    title: str
+    text: list[Sentence]
+    start: int | None  # the timeline's range, in days since 1970-01-01
+    end: int | None
+    bounds: list[list[float]] | None  # [[south, west], [north, east]], or frame these ids:
+    frame: list[str]
+    events: list[str]  # highlighted
+
+
 class PageDoc(TypedDict):
     version: int
     view: ViewDoc
     layers: list[LayerDoc]
     legend: list[LegendDoc]
     approximate: bool
+    chapters: list[ChapterDoc]
 
 
 def page_document(
@@ -123,6 +139,7 @@ def page_document(
     view: tuple[float, float, float, float],
     max_zoom: int,
     background: str,
+    chapters: Sequence[ChapterDoc] = (),
 ) -> PageDoc:
     """The document for ``story.js``: every scene as columns, the legend, the view."""
     minx, miny, maxx, maxy = view
@@ -136,6 +153,7 @@ def page_document(
         "layers": [layer_document(s) for s in scenes],
         "legend": [_legend(e) for s in scenes for e in s.legend],
         "approximate": any(s.ring_field or "precision_text" in s.frame for s in scenes),
+        "chapters": list(chapters),
     }
 
 

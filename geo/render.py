@@ -17,7 +17,7 @@ from folium.template import Template
 
 from geo import assets, csp, pages
 from geo.combine import Story
-from geo.contract import page_document, to_json
+from geo.contract import ChapterDoc, page_document, to_json
 from geo.folium_compat import OfflineMap, js_string, stable_ids
 from geo.scene import LayerScene
 from geo.tiles import tile_layer, tile_provider
@@ -40,9 +40,10 @@ def to_folium(
     data_links: Sequence[DataLink] = (),
     tiles: str | None = None,
     preview: str | None = None,
+    chapters: Sequence[ChapterDoc] = (),
 ) -> StoryMap:
     """The story as a folium.Map inside its page; ``.save(path)`` writes the whole page."""
-    page = StoryPage(story, scenes, data_links, preview, tiles)
+    page = StoryPage(story, scenes, data_links, preview, tiles, chapters)
     fmap = StoryMap()
     page.add_child(fmap, name="map")
     if tiles:
@@ -56,9 +57,10 @@ def render_html(
     data_links: Sequence[DataLink] = (),
     tiles: str | None = None,
     preview: str | None = None,
+    chapters: Sequence[ChapterDoc] = (),
 ) -> str:
     """The whole page as a string; same story, same bytes."""
-    return to_folium(story, scenes, data_links, tiles, preview).get_root().render()
+    return to_folium(story, scenes, data_links, tiles, preview, chapters).get_root().render()
 
 
 class StoryPage(Figure):
@@ -72,6 +74,7 @@ class StoryPage(Figure):
         data_links: Sequence[DataLink],
         preview: str | None,
         tiles: str | None,
+        chapters: Sequence[ChapterDoc] = (),
     ) -> None:
         super().__init__()
         self._template = pages.template("page.html")
@@ -87,7 +90,7 @@ class StoryPage(Figure):
         self.styles = assets.stylesheets()
         self.scripts = [s.replace("</script", "<\\/script") for s in assets.scripts()]
         max_zoom = MAX_ZOOM if tiles is None else TILES_MAX_ZOOM
-        document = page_document(scenes, view_bounds(story), max_zoom, SEA)
+        document = page_document(scenes, view_bounds(story), max_zoom, SEA, chapters)
         self.data_json = to_json(document)
 
     def render(self, **kwargs) -> str:

@@ -21,8 +21,11 @@
  *   timeMode: "filter"|"status"}} LayerDoc
  * @typedef {{swatch: string, label: string, color: ?string, stroke: ?string}} LegendDoc
  * @typedef {{bounds: number[][], maxZoom: number, background: string}} ViewDoc
+ * @typedef {{text: string, events: string[]}} Sentence
+ * @typedef {{title: string, text: Sentence[], start: ?number, end: ?number,
+ *   bounds: ?Array<number[]>, frame: string[], events: string[]}} ChapterDoc
  * @typedef {{version: number, view: ViewDoc, layers: LayerDoc[], legend: LegendDoc[],
- *   approximate: boolean}} PageDoc
+ *   approximate: boolean, chapters: ChapterDoc[]}} PageDoc
  */
 var GeoStory = (function () {
   "use strict";
@@ -156,6 +159,14 @@ var GeoStory = (function () {
       var part = popupRow(row, get);
       if (part) article.appendChild(part);
     });
+    var id = get(doc.idField);
+    if (present(id)) {
+      var permalink = el("a", "", "Link to this " + (doc.countAs ? doc.countAs.replace(/s$/, "") : "feature"));
+      permalink.href = "#event=" + encodeURIComponent(id);
+      var p = el("p", "gs-permalink");
+      p.appendChild(permalink);
+      article.appendChild(p);
+    }
     return article;
   }
 
@@ -316,8 +327,13 @@ var GeoStory = (function () {
       }
       var far = present(column(doc, doc.bearingField, i));
       layer.gsHome = cluster && !far ? cluster : group;
+      layer.gsFar = far;
+      layer.gsId = column(doc, doc.idField, i);
       layer.on("add", function (e) {
-        if (e.target.gsEnded) markEnded(e.target, true); // Leaflet makes its element anew
+        // Leaflet makes a marker's element anew each time it is added: restore its classes
+        if (e.target.gsEnded) markEnded(e.target, true);
+        var node = e.target.getElement && e.target.getElement();
+        if (node && e.target.gsHighlight) node.classList.add("gs-highlight");
       });
       layer.gsHome.addLayer(layer);
       entry.features.push(layer);
@@ -389,19 +405,66 @@ var GeoStory = (function () {
     return counts;
   }
 
+  /** Mark these features (by id, over every layer) and no others. */
+  function highlight(ids) {
+    var wanted = {};
+    (ids || []).forEach(function (id) { wanted[id] = true; });
+    Object.keys(state.layers).forEach(function (name) {
+      var entry = state.layers[name];
+      Object.keys(entry.markers).forEach(function (id) {
+        var node = entry.markers[id].getElement && entry.markers[id].getElement();
+        entry.markers[id].gsHighlight = !!wanted[id];
+        if (node) node.classList.toggle("gs-highlight", !!wanted[id]);
+      });
+    });
+  }
+
+  /** Where these features are (by id): a LatLngBounds, or null. */
+  function boundsOf(ids) {
+    var bounds = null;
+    (ids || []).forEach(function (id) {
+      Object.keys(state.layers).forEach(function (name) {
+        var layer = state.layers[name].markers[id];
+        if (!layer || layer.gsFar) return;
+        var b = layer.getBounds ? layer.getBounds() : L.latLngBounds([layer.getLatLng()]);
+        bounds = bounds ? bounds.extend(b) : L.latLngBounds(b.getSouthWest(), b.getNorthEast());
+      });
+    });
+    return bounds;
+  }
+
+  /** The layer and row of a feature id, or null. */
+  function find(id, layerName) {
+    var names = layerName ? [layerName] : Object.keys(state.layers);
+    for (var k = 0; k < names.length; k++) {
+      var entry = state.layers[names[k]];
+      if (!entry || !(id in entry.markers)) continue;
+      return { entry: entry, index: entry.features.indexOf(entry.markers[id]) };
+    }
+    return null;
+  }
+
   function openEvent(id, layerName) {
     var entry = layerName ? state.layers[layerName] : null;
     var marker = entry ? entry.markers[id] : state.events[id];
-    if (!marker) return;
+    if (!marker) return false;
+    var hit = find(id, layerName);
+    if (hit && !hit.entry.shown[hit.index] && state.timeline) {
+      state.timeline.include(hit.entry.doc.start[hit.index], hit.entry.doc.end[hit.index]);
+    }
     var owner = Object.keys(state.layers)
       .map(function (k) { return state.layers[k]; })
       .filter(function (e) { return e.markers[id] === marker; })[0];
     if (owner && !state.map.hasLayer(owner.group)) state.map.addLayer(owner.group);
     state.map.getContainer().scrollIntoView({ block: "nearest" });
-    if (!marker.gsCluster) return marker.openPopup(); // at the map's edge
+    if (!marker.gsCluster) {
+      marker.openPopup(); // at the map's edge
+      return true;
+    }
     marker.gsCluster.zoomToShowLayer(marker, function () {
       marker.openPopup();
     });
+    return true;
   }
 
   /* --- controls ---------------------------------------------------------------------------- */
@@ -547,7 +610,8 @@ var GeoStory = (function () {
     new Fullscreen().addTo(m);
     new Legend(doc).addTo(m);
     textVersion();
-    if (GeoStory.timeline) GeoStory.timeline(doc, container);
+    state.timeline = GeoStory.timeline ? GeoStory.timeline(doc, container) : null;
+    if (GeoStory.navigate) GeoStory.navigate(doc, m);
     m.on("zoomend moveend overlayadd overlayremove resize", declutter);
     declutter();
     window.addEventListener("resize", reportHeight);
@@ -562,6 +626,9 @@ var GeoStory = (function () {
     openEvent: openEvent,
     popup: popup,
     setRange: setRange,
+    highlight: highlight,
+    boundsOf: boundsOf,
+    find: find,
     dayText: dayText,
     styleOf: styleOf,
     el: el,

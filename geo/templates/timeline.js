@@ -164,7 +164,19 @@
     all.addEventListener("click", function () { stop(); set(min, max); });
 
     set(min, max, true);
-    return { set: set, stop: stop, range: function () { return range.slice(); }, element: box };
+    /** Widen the range just enough to hold [start, end]. */
+    function include(start, end) {
+      var last = end === null || end === undefined ? start : end;
+      set(Math.min(range[0], monthStart(start)), Math.max(range[1], monthEnd(last)));
+    }
+    return {
+      set: set,
+      include: include,
+      stop: stop,
+      range: function () { return range.slice(); },
+      extent: function () { return [min, max]; },
+      element: box,
+    };
   };
 
   function ticks(track, min, max, pos) {
