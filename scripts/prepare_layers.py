@@ -31,8 +31,8 @@ NEIGHBOURS = ("DZA", "LBY", "TCD", "NGA", "BEN", "BFA", "MLI")
 # One sentence per country where the story needs it, each from shared/data/facts.md.
 COUNTRY_NOTES: dict[str, tuple[str, str, str]] = {
     "NER": (
-        "On 16 Mar 2024 the junta ended the 2012 Status of Forces Agreement with the"
-        " United States.",
+        "On 16 Mar 2024 the junta ended, with immediate effect, the Status of Forces Agreement"
+        " with the United States.",
         "Tag24 (AFP)",
         "https://www.tag24.com/world/niger-breaks-off-military-cooperation-with-us-3131459",
     ),

@@ -111,7 +111,7 @@ def test_initial_view_fits_niger_and_its_neighbours(opened):
 @pytest.mark.parametrize(
     ("event_id", "date", "title"),
     [
-        ("junta-ends-sofa", "16 March 2024", "Junta ends the 2012 SOFA"),
+        ("junta-ends-sofa", "16 March 2024", "Junta ends the US–Niger SOFA"),
         ("coup-bazoum-detained", "26 July 2023", "Coup: President Bazoum detained"),  # co-located
         ("us-declares-coup", "10 October 2023", "US formally calls it a coup"),  # Washington
     ],
