@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import ast
+import itertools
 import json
+import math
+import random
 import struct
+from dataclasses import replace
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from geo import preview
 from geo.build import check
+from geo.combine import Story
 from geo.render import SEA
-from geo.styles import PALETTE
+from geo.styles import PALETTE, category_colours
 from tests.conftest import DEFAULT_STORY, FIXTURES
 
 
@@ -134,3 +144,173 @@ def test_events_in_one_spot_are_spread_apart():
     gaps = np.linalg.norm(dots[:, None] - dots[None], axis=-1) + np.eye(len(dots)) * 99
     assert gaps.min() > preview.EVENT_PX * 0.85  # dots just touch
     assert np.linalg.norm(dots - spot[0], axis=1).max() < 4 * preview.EVENT_PX  # still near
+
+
+# --- hostile or careless input: the preview finishes, whatever the story ------------------------
+
+POINT_FIELDS = {
+    "events": {
+        "date": "2024-03-16",
+        "date_precision": "day",
+        "title": "An event",
+        "description": "What happened.",
+        "place": "Niamey",
+        "location_precision": "city",
+        "category": "agreement",
+        "source_name": "A source",
+        "source_url": "https://example.org/",
+    },
+    "bases": {
+        "site": "A site",
+        "operator": "United States",
+        "status": "active",
+        "status_date": "2024",
+        "status_precision": "year",
+        "precision_km": 10,
+        "location_precision": "city",
+        "country": "NER",
+        "source_name": "A source",
+        "source_url": "https://example.org/",
+    },
+    "places": {"name": "Niamey", "rank": "national capital"},
+}
+
+
+def _point_story(
+    folder: Path, kind: str, coordinates: list[tuple[float, float]], title: str = "A story"
+) -> Story:
+    """A story of one point layer of ``kind`` (no countries layer), its features valid."""
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"id": f"f{i}", "site_id": f"s{i}", **POINT_FIELDS[kind]},
+            "geometry": {"type": "Point", "coordinates": list(xy)},
+        }
+        for i, xy in enumerate(coordinates)
+    ]
+    (folder / f"{kind}.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features})
+    )
+    (folder / "map.toml").write_text(f'title = "{title}"\n[layers.{kind}]\nkind = "{kind}"\n')
+    return check(folder)
+
+
+def _with_layer(story: Story, kind: str, **changes) -> Story:
+    """The story with its layer of ``kind`` changed, past validation: the preview must hold
+    even where validation has a gap."""
+    layers = tuple(
+        replace(lay, **changes) if lay.config.kind == kind else lay for lay in story.layers
+    )
+    return replace(story, layers=layers)
+
+
+@pytest.mark.parametrize("kind", ["events", "bases", "places"])
+def test_story_without_countries(tmp_path, kind):
+    story = _point_story(tmp_path, kind, [(2.1, 13.5), (8.0, 17.0)])
+    out = tmp_path / "preview.png"
+    preview.write_preview(story, out)
+    assert _pixels(out).shape == (630, 1200, 4)
+
+
+def test_circle_larger_than_the_map_covers_it(tmp_path):
+    """A base's circle of 1e12 km is cut to the map, not drawn (for hours) in full."""
+    story = _point_story(tmp_path, "bases", [(2.1, 13.5), (8.0, 17.0)])
+    bases = story.layer_of_kind("bases")
+    huge = _with_layer(story, "bases", web=bases.web.assign(precision_km=1e12))
+    out = tmp_path / "huge.png"
+    preview.write_preview(huge, out)
+    assert _count(_pixels(out), to_rgb(SEA)) == 0  # the circle's tint is over all the sea
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        {"weight": 1e9, "radius": 1e9},
+        {"dash_array": "1e-9 1e-9"},
+        {"dash_array": "0 0"},
+        {"dash_array": "-4 3"},
+        {"fill_opacity": 5, "opacity": -1},
+        {"weight": math.nan, "radius": math.inf, "fill_opacity": math.nan},
+    ],
+)
+def test_any_style_sizes_are_drawn_within_the_picture(tmp_path, style):
+    zone = {
+        "type": "Polygon",
+        "coordinates": [[[-60, -50], [70, -50], [70, 60], [-60, 60], [-60, -50]]],
+    }
+    feature = {"type": "Feature", "properties": {"name": "zone"}, "geometry": zone}
+    (tmp_path / "zone.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]})
+    )
+    story = _point_story(tmp_path, "bases", [(2.1, 13.5), (2.2, 13.6)])  # zone is a plain layer
+    for kind in ("bases", "features"):
+        config = story.layer_of_kind(kind).config
+        story = _with_layer(story, kind, config=replace(config, style={**config.style, **style}))
+    preview.write_preview(story, tmp_path / "styled.png")
+    assert _pixels(tmp_path / "styled.png").shape == (630, 1200, 4)
+
+
+def _measure() -> preview.Measure:
+    figure = Figure(figsize=(12, 6.3), dpi=preview.DPI)
+    return preview.Measure(FigureCanvasAgg(figure).get_renderer())
+
+
+@pytest.mark.parametrize(
+    "title", ["W" * 3000, ("Sahel " * 500)[:3000]], ids=["one-word", "with-spaces"]
+)
+def test_long_title_is_shortened_to_fit(tmp_path, title):
+    """Shortened by a search for the cut, not one letter at a time (which took 90 s)."""
+    story = _point_story(tmp_path, "events", [(2.1, 13.5), (8.0, 17.0)], title=title)
+    measure = _measure()
+    layout = preview._layout(story, measure)
+    assert 1 <= len(layout.title) <= 3
+    assert all(measure.width(line, "title") <= layout.head.w for line in layout.title)
+    assert layout.title[-1].endswith("…")
+
+
+def test_shortened_text_keeps_every_word_that_fits():
+    measure, text, width = _measure(), "Foreign military sites in Niger and the events", 300
+    short = measure.shorten(text, "legend", width)
+    kept = short.removesuffix("…").split()
+    assert short.endswith("…") and measure.width(short, "legend") <= width
+    assert text.startswith(" ".join(kept))
+    one_more = " ".join(text.split()[: len(kept) + 1]) + "…"
+    assert measure.width(one_more, "legend") > width
+
+
+def test_spread_groups_never_overlap():
+    rng = random.Random(7)
+    cities = [(rng.uniform(0, 700), rng.uniform(0, 630)) for _ in range(12)]
+    points = [
+        (x + rng.gauss(0, 20), y + rng.gauss(0, 20)) for x, y in rng.choices(cities, k=1500)
+    ] + [(rng.uniform(0, 700), rng.uniform(0, 630)) for _ in range(500)]
+    groups = preview._groups(points)
+    assert sorted(i for g in groups for i in g.members) == list(range(len(points)))
+    for a, b in itertools.combinations(groups, 2):
+        assert not a.overlaps(b)
+
+
+def test_twenty_thousand_events(tmp_path):
+    """Spreading the dots of 20,000 events takes a grid, not a comparison of every pair."""
+    story = _point_story(tmp_path, "events", [(2.1, 13.5), (8.0, 17.0)])
+    rng = np.random.default_rng(3)
+    lon = np.concatenate([rng.normal(2.1, 0.3, 10_000), rng.uniform(-2, 12, 10_000)])
+    lat = np.concatenate([rng.normal(13.5, 0.3, 10_000), rng.uniform(8, 22, 10_000)])
+    layer = story.layer_of_kind("events")
+    rows = layer.web.iloc[np.arange(20_000) % len(layer.web)].reset_index(drop=True)
+    many = rows.assign(id=[f"e{i}" for i in range(20_000)]).set_geometry(
+        gpd.points_from_xy(lon, lat, crs=rows.crs)
+    )
+    out = tmp_path / "many.png"
+    preview.write_preview(_with_layer(story, "events", web=many), out)
+    colour = to_rgb(category_colours(layer.config.categories, ["agreement"])["agreement"])
+    assert _count(_pixels(out), colour, 8) > 1000
+
+
+def test_preview_never_swallows_ctrl_c():
+    """No handler in preview.py that could catch KeyboardInterrupt."""
+    tree = ast.parse(Path(preview.__file__).read_text())
+    handlers = [node for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler)]
+    assert all(handler.type is not None for handler in handlers)  # no bare except
+    caught = {getattr(n, "id", None) for h in handlers if h.type for n in ast.walk(h.type)}
+    assert not caught & {"BaseException", "KeyboardInterrupt"}
