@@ -61,12 +61,13 @@ def build(
     staging = output.new_staging(out_dir)
     try:
         written = write_exports(story, staging / "data", exports, log)
+        scenes = story_scenes(story)
         log("drawing the static preview")
-        write_preview(story, staging / "preview.png")
+        write_preview(story, scenes, staging / "preview.png")
         log("rendering the map")
         page = render_html(
             story,
-            story_scenes(story),
+            scenes,
             data_links([p.relative_to(staging) for p in written]),
             tiles,
             preview=page_url(base_url, "preview.png"),

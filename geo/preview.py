@@ -1,10 +1,12 @@
 """A static picture of the story for link previews (og:image): a 1200x630 PNG, no browser.
 
-It shows what the web map opens on: the same view, layers, styles and event colours, taken
-from the same places (``view``'s initial view and label points, each layer's style and ``styles``'
-symbols and category colours). It draws on matplotlib's Agg canvas directly, with no pyplot
-state, under matplotlib's default settings and in the fonts matplotlib ships, so the same story
-gives the same bytes whatever the machine's matplotlibrc or installed fonts.
+It draws the story's scenes (``geo.scene``) and nothing else, on the view the web map opens on
+(``view``): each scene by its family and symbols, its points by their symbol's shape, rings and
+far-away arrows where the scene asks for them, its labels by priority without collisions and
+its legend rows; it never asks what kind a layer is. It draws on matplotlib's Agg canvas
+directly, with no pyplot state, under matplotlib's default settings and in the fonts matplotlib
+ships, so the same story gives the same bytes whatever the machine's matplotlibrc or installed
+fonts.
 
 Whatever a story holds, the work is bounded: sizes, dashes, circles and text are cut to what the
 picture can show, and texts and markers are placed by searches and grids, not letter by letter
@@ -30,17 +32,16 @@ import shapely
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.patches import PathPatch, Rectangle
+from matplotlib.patches import Circle, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
 from geo.combine import Story
-from geo.load import Layer
-from geo.styles import FOCUS_FIELD, FOCUS_VALUE, Symbol, category_colours, layer_style
-from geo.text import missing
-from geo.view import SEA, SWATCH, geometry_family, label_point, view_bounds
+from geo.scene import Label, LayerScene, LegendEntry, Symbol
+from geo.view import SEA, view_bounds
 
 WIDTH, HEIGHT, DPI = 1200, 630, 100
 PT = 72 / DPI  # points per pixel: sizes here are pixels, as on the web map
@@ -49,18 +50,24 @@ MARGIN = 28
 SIDE_MAP_WIDTH = (480, 760)  # the map beside the text column: narrowest, widest
 MAP_PADDING = 14  # sea around the view, like the web map's fitBounds padding
 KM_PER_DEGREE = 111.32  # of latitude
-PLACE_RANKS = ("national capital",)  # the places the preview shows
-BASE_PX = 11  # a base's diamond, as .gs-base-symbol in story.css
+# Marker sizes as story.css draws them, whatever a symbol's radius (as on the web page):
+SITE_PX = 11  # a site's diamond or square, as .gs-base-symbol
 EVENT_PX = 12  # an event's dot with its white rim, as .gs-dot
-EVENT_SPACING_PX = 7.0  # sunflower scale: the dots of events in one spot just touch
+ARROW_PX = 16  # a far-away point's arrow, as .gs-arrow
+EVENT_SPACING_PX = 7.0  # sunflower scale: the dots of points in one spot just touch
 GOLDEN_ANGLE = math.radians(137.508)
-CATEGORY = "__preview_category__"  # the events' category as text, beside their properties
 SPREAD_CELL_PX = EVENT_PX + 2  # the grid that finds overlapping dots: about a dot's reach
+LABEL_GAP_PX = 4  # between a point's marker and its label, on its right
+LABEL_PAD_PX = 1.5  # labels keep this far from each other and from markers
+NUDGE_PX = 16  # a country's name may move up to two such steps each way to find room
+PLACE_NUDGES_PX = (0, 4, 8)  # a point's label may move that much further from it
 # Bounds on what is drawn, far beyond any real story, so that no input can hang matplotlib:
 MAX_PX = float(WIDTH)  # no line width, marker radius or dash is wider than the picture
 MIN_DASH_PERIOD = 1.0  # px: a finer pattern looks solid and would cost a dash per pixel
 MAX_TEXT_CHARS = 2000  # a line holds ~400; matplotlib lays text out at ~20 µs a character
-RING_TOLERANCE_PX = 0.1  # how far a base's ring, drawn as a polygon, strays from the circle
+MAX_LABEL_CHARS = 120  # a map label longer than this is cut: it would cross the whole map
+MAX_LABEL_TRIES = 2000  # labels measured at most; the map has room for a few hundred
+RING_TOLERANCE_PX = 0.1  # how far a ring, drawn as a polygon, strays from the circle
 MAX_RING_VERTICES = 100_000  # the largest ring that can show needs about 30,000
 _RC: dict[str, Any] = {"lines.scale_dashes": False}  # dash lengths in points, not line widths
 _FONTS = Path(matplotlib.get_data_path(), "fonts", "ttf")
@@ -90,24 +97,33 @@ TEXT = {
     "title": TextStyle("DejaVuSans-Bold.ttf", 30, "#1d1d1d", 1.18),
     "subtitle": TextStyle("DejaVuSans.ttf", 17, "#4a4a4a", 1.3),
     "credit": TextStyle("DejaVuSans.ttf", 11.5, "#6a6a6a", 1.3),
-    "legend": TextStyle("DejaVuSans.ttf", 13.5, "#333333", 1.5),
-    "heading": TextStyle("DejaVuSans-Bold.ttf", 13.5, "#333333", 1.5),
-    "note": TextStyle("DejaVuSans-Oblique.ttf", 12, "#4a4a4a", 1.5),
-    "country": TextStyle("DejaVuSans.ttf", 12.5, "#5b554a"),
-    "focus": TextStyle("DejaVuSans-Bold.ttf", 17, "#6b3510"),
-    "place": TextStyle("DejaVuSans-Bold.ttf", 11.5, "#333333"),
+    "legend": TextStyle("DejaVuSans.ttf", 13.5, "#333333", 1.4),
+    # map labels, by the label's role (and a place's rank), as .gs-*-label
+    "country": TextStyle("DejaVuSans.ttf", 12.5, "#5b554a", 1.2),
+    "focus": TextStyle("DejaVuSans-Bold.ttf", 17, "#6b3510", 1.2),
+    "place": TextStyle("DejaVuSans.ttf", 11.5, "#333333", 1.2),
+    "national capital": TextStyle("DejaVuSans-Bold.ttf", 11.5, "#333333", 1.2),
 }
+SPACED_ROLES = ("country", "focus")  # letter-spaced capitals, centred on their point
 
 
-def write_preview(story: Story, path: Path) -> None:
-    """Draw the story as the web map opens on it and save it as a 1200x630 PNG."""
+def write_preview(story: Story, scenes: Sequence[LayerScene], path: Path) -> None:
+    """Draw the story's scenes as the web map opens on them and save a 1200x630 PNG."""
     with matplotlib.style.context(["default", _RC]):
         figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor=PAPER)
         canvas = FigureCanvasAgg(figure)
-        _draw(story, figure, Measure(canvas.get_renderer()))
+        _draw(figure, _plan(story, scenes, Measure(canvas.get_renderer())))
         figure.savefig(
             Path(path), format="png", dpi=DPI, facecolor=PAPER, metadata={"Software": None}
         )
+
+
+def plan(story: Story, scenes: Sequence[LayerScene]) -> Plan:
+    """Where everything of the preview goes, without drawing it: the labels shown and their
+    boxes, the markers, the legend rows."""
+    with matplotlib.style.context(["default", _RC]):
+        figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor=PAPER)
+        return _plan(story, scenes, Measure(FigureCanvasAgg(figure).get_renderer()))
 
 
 # --- layout: where the map and the text go ------------------------------------------------------
@@ -312,34 +328,317 @@ def _bounded(text: str) -> str:
     return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS] + "…"
 
 
-# --- the picture ----------------------------------------------------------------------------------
+# --- the plan: what goes where ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Entry:
-    """A legend row. ``kind``: fill, line, dot, event, diamond (drawn with ``symbol``), or
-    heading and note (text only)."""
+class Marks:
+    """The markers of a point scene that can show: for each, its row in the scene's frame, its
+    symbol, where it is drawn (pixels: the points of clustered scenes in one spot are spread
+    apart), where its point is (lon/lat: its ring's centre) and, for a far-away point, the
+    bearing its arrow points (else NaN)."""
 
-    kind: str
-    label: str
-    symbol: Symbol | None = None
+    scene: LayerScene
+    z: float  # the scene's place in the stack, 0..1
+    rows: np.ndarray
+    symbols: tuple[Symbol, ...]
+    xy: np.ndarray
+    lonlat: np.ndarray
+    bearing: np.ndarray
+
+    @property
+    def far(self) -> np.ndarray:
+        return ~np.isnan(self.bearing)
 
 
 @dataclass(frozen=True)
-class Scene:
-    """What every layer's drawing function needs: the map's axes, the story and the frame."""
+class PlacedLabel:
+    """A label the preview shows: its text as drawn, its style and the box it takes (pixels)."""
 
-    ax: Axes
-    story: Story
-    frame: MapFrame
+    label: Label
+    text: str
+    style: str  # a key of TEXT
+    box: Box
+    x: float  # the text's anchor: its left end (a place) or its centre, at its middle height
+    y: float
+    ha: str
 
 
-# Above the layers' shapes (stacked in story order), bottom to top, as in Leaflet's panes.
-Z_SHAPES, Z_RINGS, Z_PLACES, Z_COUNTRY_LABELS, Z_EVENTS, Z_BASES, Z_PLACE_LABELS = range(1, 8)
+@dataclass(frozen=True)
+class LegendRow:
+    entry: LegendEntry
+    x: float  # the swatch's left
+    mid: float  # the row's middle
+    text: str  # the label, shortened to the room it has
+    opacity: float = 1.0  # of a fill or dot swatch: its scene's fill opacity, as on the map
 
 
-def _draw(story: Story, figure: Figure, measure: Measure) -> None:
+@dataclass(frozen=True)
+class LegendPlan:
+    rows: tuple[LegendRow, ...]
+    box: Box | None  # the white box under the rows, when they are over the map
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the preview draws, placed."""
+
+    layout: Layout
+    scenes: tuple[tuple[float, LayerScene], ...]  # those shown, each with its place, 0..1
+    marks: tuple[Marks, ...]
+    legend: LegendPlan
+    labels: tuple[PlacedLabel, ...]
+
+
+def _plan(story: Story, scenes: Sequence[LayerScene], measure: Measure) -> Plan:
     layout = _layout(story, measure)
+    shown = tuple((i / (len(scenes) + 1), s) for i, s in enumerate(scenes) if s.show)
+    marks = _marks(shown, layout.frame)
+    legend = _legend_plan([(e, s) for _, s in shown for e in s.legend], layout, measure)
+    labels = _place_labels(shown, marks, legend, layout.frame, measure)
+    return Plan(layout, shown, marks, legend, labels)
+
+
+def _marks(shown: Sequence[tuple[float, LayerScene]], frame: MapFrame) -> tuple[Marks, ...]:
+    """The markers of the point scenes, those of clustered scenes in one spot spread apart on
+    a sunflower, all clustered scenes together: two layers of events in one town do not hide
+    each other. Far-away points (drawn as arrows) stay where the scene puts them."""
+    found = []
+    box = frame.box
+    for z, scene in shown:
+        if scene.family != "point":
+            continue
+        coords, rows = shapely.get_coordinates(
+            np.asarray(scene.frame.geometry.values), return_index=True
+        )
+        symbols = _row_symbols(scene)
+        reach = max(_half_px(s, far) for s in _scene_symbols(scene) for far in (False, True))
+        x, y = frame.to_px(coords[:, 0], coords[:, 1])
+        keep = (
+            (box.x - reach <= x)
+            & (x <= box.x + box.w + reach)
+            & (box.y - reach <= y)
+            & (y <= box.y + box.h + reach)
+        )
+        rows = rows[keep]
+        bearing = _numbers(scene.frame, scene.bearing_field)[rows]
+        xy = np.column_stack([x[keep], y[keep]])
+        found.append(
+            Marks(scene, z, rows, tuple(symbols[r] for r in rows), xy, coords[keep], bearing)
+        )
+    spread = [
+        (marks, i)
+        for marks in found
+        if marks.scene.cluster
+        for i in np.flatnonzero(~marks.far & _inside(marks.xy, box))
+    ]
+    placed = _spread([(float(m.xy[i, 0]), float(m.xy[i, 1])) for m, i in spread])
+    for (marks, i), xy in zip(spread, placed, strict=True):
+        marks.xy[i] = xy
+    return tuple(found)
+
+
+def _inside(xy: np.ndarray, box: Box) -> np.ndarray:
+    x, y = xy[:, 0], xy[:, 1]
+    return (box.x <= x) & (x <= box.x + box.w) & (box.y <= y) & (y <= box.y + box.h)
+
+
+def _numbers(frame: pd.DataFrame, column: str | None) -> np.ndarray:
+    """The column as finite floats, NaN where it has none (or there is no such column)."""
+    if column is None or column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def _symbol_groups(scene: LayerScene) -> list[tuple[Symbol, np.ndarray]]:
+    """The scene's rows by symbol (``scene.symbol_of``) in drawing order: those in the scene's
+    own symbol first, then each category's, in legend order, so a category stands out over the
+    rest (the focus country's border over its neighbours')."""
+    rows = len(scene.frame)
+    categories = scene.categories
+    if categories is None or categories.field not in scene.frame.columns:
+        return [(scene.symbol, np.arange(rows))]
+    groups: dict[str | None, list[int]] = {None: [], **{k: [] for k in categories.symbols}}
+    for i, value in enumerate(scene.frame[categories.field].tolist()):
+        key = None if value is None else str(value)
+        groups[key if key in categories.symbols else None].append(i)
+    return [
+        (scene.symbol if key is None else categories.symbols[key], np.array(members, dtype=int))
+        for key, members in groups.items()
+        if members
+    ]
+
+
+def _row_symbols(scene: LayerScene) -> list[Symbol]:
+    """Each row's symbol, as ``scene.symbol_of`` gives it, for all rows at once."""
+    out = [scene.symbol] * len(scene.frame)
+    for symbol, rows in _symbol_groups(scene):
+        for row in rows:
+            out[row] = symbol
+    return out
+
+
+def _shape(symbol: Symbol) -> str:
+    return symbol.shape if symbol.shape in MARK_LEVEL else "circle"
+
+
+def _half_px(symbol: Symbol, far: bool = False) -> float:
+    """Half the width of a point's marker, in pixels, as drawn."""
+    if far:
+        return ARROW_PX / 2 * math.sqrt(2)  # turned any way
+    shape = _shape(symbol)
+    if shape == "event":
+        return EVENT_PX / 2 + 1
+    if shape == "diamond":
+        return (SITE_PX + 3) / 2 * math.sqrt(2)
+    if shape == "square":
+        return (SITE_PX + 3) / 2
+    drawable = _drawable(symbol)
+    return drawable.radius + drawable.stroke_width / 2
+
+
+# --- labels: by priority, never over another label or a marker ---------------------------------
+
+
+def _place_labels(
+    shown: Sequence[tuple[float, LayerScene]],
+    marks: Sequence[Marks],
+    legend: LegendPlan,
+    frame: MapFrame,
+    measure: Measure,
+) -> tuple[PlacedLabel, ...]:
+    """The labels that show, by the web page's rule: highest priority first (ties in scene
+    order), each left off if its box would overlap a label already placed. Here markers and
+    the legend over the map are in the way too, so a label whose spot is taken tries a few
+    spots just beside it (see ``_spots``) before it is left off, and it must fit on the map
+    whole. Taken pixels are kept in a bitmap: a test costs its box's area, however many labels
+    and markers there are, and a label whose every anchor is taken is left off unmeasured."""
+    taken = _Taken()
+    for group in marks:
+        halves = [_half_px(s, bool(f)) for s, f in zip(group.symbols, group.far, strict=True)]
+        for (x, y), half in zip(group.xy, halves, strict=True):
+            taken.add(Box(x - half, y - half, 2 * half, 2 * half))
+    if legend.box is not None:
+        taken.add(legend.box)
+    candidates = [(label, scene) for _, scene in shown for label in scene.labels]
+    order = sorted(range(len(candidates)), key=lambda i: -candidates[i][0].priority)
+    placed: list[PlacedLabel] = []
+    tries = 0
+    for i in order:
+        label, scene = candidates[i]
+        x, y = (float(v) for v in frame.to_px(label.lon, label.lat))
+        if not _inside(np.array([[x, y]], dtype=float), frame.box)[0]:
+            continue  # off the map, or no position (NaN)
+        text, style = _label_text(label), _label_style(label)
+        h = TEXT[style].line_height
+        spots = [s for s in _spots(label, scene, x, y, h) if not taken.hits(Box(s[0], s[1], 0, 0))]
+        if not spots or tries >= MAX_LABEL_TRIES:
+            continue  # every anchor is taken, so would every box be
+        tries += 1
+        w = measure.width(text, style)
+        for ax, ay, ha in spots:
+            left = {"left": ax, "center": ax - w / 2, "right": ax - w}[ha]
+            box = Box(left, ay - h / 2, w, h)
+            if _contains(frame.box, box) and not taken.hits(_padded(box, LABEL_PAD_PX)):
+                taken.add(box)
+                placed.append(PlacedLabel(label, text, style, box, ax, ay, ha))
+                break
+    return tuple(placed)
+
+
+def _spots(
+    label: Label, scene: LayerScene, x: float, y: float, h: float
+) -> list[tuple[float, float, str]]:
+    """Where a label may go, best first, as (x, y, alignment) of its text's anchor at its middle
+    height: a country's name centred on its point or moved a step or two from it; a point's
+    label on its right, as on the web map, else on its left, a little further out if need be."""
+    if label.role in SPACED_ROLES:
+        steps = itertools.product(range(-2, 3), range(-2, 3))
+        shifts = sorted(
+            ((dx * NUDGE_PX, dy * NUDGE_PX) for dx, dy in steps), key=lambda d: math.hypot(*d)
+        )
+        return [(x + dx, y + dy, "center") for dx, dy in shifts]
+    offset = _label_offset(scene)
+    return [
+        (x + side * (offset + extra), y, "left" if side > 0 else "right")
+        for extra in PLACE_NUDGES_PX
+        for side in (1, -1)
+    ]
+
+
+def _label_offset(scene: LayerScene) -> float:
+    """From a label's point to its text's left end: beyond the point's marker, if any."""
+    if scene.family != "point":
+        return LABEL_GAP_PX
+    return max(_half_px(s) for s in _scene_symbols(scene)) + LABEL_GAP_PX
+
+
+def _scene_symbols(scene: LayerScene) -> tuple[Symbol, ...]:
+    """Every symbol the scene's features may have."""
+    return (scene.symbol, *(scene.categories.symbols.values() if scene.categories else ()))
+
+
+def _label_text(label: Label) -> str:
+    """The text as shown: countries' names in letter-spaced capitals, like the web map's."""
+    text = str(label.text)
+    if len(text) > MAX_LABEL_CHARS:
+        text = text[:MAX_LABEL_CHARS] + "…"
+    return "\u2009".join(text.upper()) if label.role in SPACED_ROLES else text
+
+
+def _label_style(label: Label) -> str:
+    if label.role in SPACED_ROLES:
+        return label.role
+    return "national capital" if label.rank == "national capital" else "place"
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    return (
+        outer.x <= inner.x
+        and inner.x + inner.w <= outer.x + outer.w
+        and outer.y <= inner.y
+        and inner.y + inner.h <= outer.y + outer.h
+    )
+
+
+def _padded(box: Box, pad: float) -> Box:
+    return Box(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad)
+
+
+class _Taken:
+    """The picture's pixels that a label, a marker or the legend takes: a box takes every pixel
+    it touches, so boxes whose pixels are apart are apart."""
+
+    def __init__(self) -> None:
+        self._mask = np.zeros((HEIGHT, WIDTH), dtype=bool)
+
+    def add(self, box: Box) -> None:
+        self._mask[self._slices(box)] = True
+
+    def hits(self, box: Box) -> bool:
+        return bool(self._mask[self._slices(box)].any())
+
+    @staticmethod
+    def _slices(box: Box) -> tuple[slice, slice]:
+        def span(start: float, length: float, size: int) -> slice:
+            low = min(max(math.floor(start), 0), size)
+            high = min(max(math.ceil(start + length), low + 1), size)
+            return slice(low, high)
+
+        return span(box.y, box.h, HEIGHT), span(box.x, box.w, WIDTH)
+
+
+# --- drawing ------------------------------------------------------------------------------------
+
+# Above the shapes of the scenes (stacked in scene order), bottom to top, as in Leaflet's panes;
+# within a level, scenes stack in their order too.
+Z_SHAPES, Z_RINGS, Z_DOTS, Z_EVENTS, Z_SITES, Z_LABELS = range(1, 7)
+MARK_LEVEL = {"circle": Z_DOTS, "event": Z_EVENTS, "diamond": Z_SITES, "square": Z_SITES}
+
+
+def _draw(figure: Figure, plan: Plan) -> None:
+    layout = plan.layout
     frame = layout.frame
     box = frame.box
     ax = figure.add_axes(
@@ -349,12 +648,26 @@ def _draw(story: Story, figure: Figure, measure: Measure) -> None:
     ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, facecolor=SEA, zorder=0))
     ax.set_xlim(frame.extent[0], frame.extent[2])
     ax.set_ylim(frame.extent[1], frame.extent[3])
-    scene = Scene(ax, story, frame)
-    legend: list[Entry] = []
-    for i, layer in enumerate(story.layers):
-        if layer.config.show:  # hidden layers are off when the web map opens
-            draw = _DRAW.get(layer.config.kind, _features)
-            legend.extend(draw(scene, layer, Z_SHAPES + i / 100))
+    for z, scene in plan.scenes:
+        if scene.family != "point":
+            _scene_shapes(ax, frame, scene, Z_SHAPES + z)
+        if scene.ring_field is not None:
+            _scene_rings(ax, frame, scene, Z_RINGS + z)
+    for marks in plan.marks:
+        _draw_marks(ax, frame, marks)
+    for label in plan.labels:
+        lon, lat = frame.to_lonlat(label.x, label.y)
+        _text(
+            ax,
+            lon,
+            lat,
+            label.text,
+            TEXT[label.style],
+            ha=label.ha,
+            va="center",
+            path_effects=_HALO,
+            zorder=Z_LABELS,
+        )
     paper = figure.add_axes((0, 0, 1, 1), zorder=10)  # in pixels, y downwards
     paper.set_axis_off()
     paper.set_xlim(0, WIDTH)
@@ -362,7 +675,7 @@ def _draw(story: Story, figure: Figure, measure: Measure) -> None:
     y = _text_lines(paper, layout.title, "title", layout.head.x, layout.head.y)
     _text_lines(paper, layout.subtitle, "subtitle", layout.head.x, y + 6)
     _text_lines(paper, layout.credit, "credit", layout.head.x, layout.credit_top)
-    _legend(paper, legend, layout, measure)
+    _draw_legend(paper, plan.legend)
 
 
 def _text_lines(paper: Axes, lines: Sequence[str], role: str, x: float, top: float) -> float:
@@ -387,10 +700,10 @@ def _text(ax: Axes, x: float, y: float, text: Any, style: TextStyle, **kwargs: A
     )
 
 
-# --- shapes and symbols ---------------------------------------------------------------------------
+# --- shapes and symbols -------------------------------------------------------------------------
 
 
-DIMENSION = {"polygon": 2, "line": 1, "point": 0}  # also the order a layer's shapes are drawn
+DIMENSION = {"polygon": 2, "line": 1, "point": 0}  # also the order a scene's shapes are drawn
 
 
 def _by_geometry(geoms: np.ndarray) -> dict[str, np.ndarray]:
@@ -398,15 +711,26 @@ def _by_geometry(geoms: np.ndarray) -> dict[str, np.ndarray]:
     return {geometry: geoms[dims == dim] for geometry, dim in DIMENSION.items()}
 
 
-def _shapes(scene: Scene, geoms: np.ndarray, symbol: Symbol, geometry: str, z: float) -> None:
+def _scene_shapes(ax: Axes, frame: MapFrame, scene: LayerScene, z: float) -> None:
+    """A line or polygon scene: its features by symbol, each symbol's as one patch."""
+    geoms = np.asarray(scene.frame.geometry.values)
+    for symbol, rows in _symbol_groups(scene):
+        for geometry, part in _by_geometry(geoms[rows]).items():
+            _shapes(ax, frame, part, symbol, geometry, z)
+
+
+def _shapes(
+    ax: Axes, frame: MapFrame, geoms: np.ndarray, symbol: Symbol, geometry: str, z: float
+) -> None:
     """Polygons or lines of one symbol as a single patch; points as circle markers."""
     symbol = _drawable(symbol)
     if len(geoms) == 0:
         return
     if geometry == "point":
-        _dots(scene.ax, shapely.get_coordinates(geoms), symbol, z)
+        xy = shapely.get_coordinates(geoms)
+        _dots(ax, xy, [symbol] * len(xy), z)
         return
-    parts = shapely.get_parts(_clipped(geoms, scene.frame.around(symbol.stroke_width + 2)))
+    parts = shapely.get_parts(_clipped(geoms, frame.around(symbol.stroke_width + 2)))
     parts = parts[shapely.get_dimensions(parts) == DIMENSION[geometry]]  # cut can leave less
     if geometry == "polygon":
         rings = shapely.get_rings(shapely.orient_polygons(parts))
@@ -417,7 +741,7 @@ def _shapes(scene: Scene, geoms: np.ndarray, symbol: Symbol, geometry: str, z: f
         face = "none"
     if not paths:
         return
-    scene.ax.add_patch(
+    ax.add_patch(
         PathPatch(
             MplPath.make_compound_path(*paths),
             facecolor=face,
@@ -477,133 +801,117 @@ def _dashes(dash: tuple[float, ...]) -> Any:
     return (0, tuple(d * PT for d in dash)) if sum(dash) >= MIN_DASH_PERIOD else "solid"
 
 
-def _dots(ax: Axes, xy: np.ndarray, symbol: Symbol, z: float) -> None:
-    """Leaflet's circle markers."""
-    symbol = _drawable(symbol)
+def _dots(ax: Axes, xy: np.ndarray, symbols: Sequence[Symbol], z: float) -> None:
+    """Leaflet's circle markers, each point in its symbol."""
+    if len(xy) == 0:
+        return
+    drawn = [_drawable(s) for s in symbols]
     ax.scatter(
         xy[:, 0],
         xy[:, 1],
-        s=(2 * symbol.radius * PT) ** 2,
-        c=[to_rgba(symbol.fill or symbol.stroke, symbol.fill_opacity)],
-        edgecolors=[to_rgba(symbol.stroke, symbol.stroke_opacity)],
-        linewidths=symbol.stroke_width * PT,
+        s=[(2 * s.radius * PT) ** 2 for s in drawn],
+        c=[to_rgba(s.fill or s.stroke, s.fill_opacity) for s in drawn],
+        edgecolors=[to_rgba(s.stroke, s.stroke_opacity) for s in drawn],
+        linewidths=[s.stroke_width * PT for s in drawn],
         zorder=z,
     )
 
 
-def _event_dots(ax: Axes, xy: np.ndarray, colours: list[str], rim: str, z: float) -> None:
-    """The web map's event dot: the category's colour, a white rim and a faint dark outline."""
+def _event_dots(ax: Axes, xy: np.ndarray, colours: list[str], rims: list[str], z: float) -> None:
+    """The web map's event dot: its colour, a white rim and a faint dark outline."""
     ax.scatter(xy[:, 0], xy[:, 1], s=((EVENT_PX + 2) * PT) ** 2, c=[(0, 0, 0, 0.45)], zorder=z)
     ax.scatter(
         xy[:, 0],
         xy[:, 1],
         s=(EVENT_PX * PT) ** 2,
         c=colours,
-        edgecolors=[rim],
+        edgecolors=rims,
         linewidths=1.5 * PT,
         zorder=z,
     )
 
 
-def _diamonds(ax: Axes, xy: np.ndarray, colour: str, z: float) -> None:
-    """The web map's base symbol: a dark diamond with a white rim and a dark outline."""
-    for size, edge, width in ((BASE_PX + 3, colour, 1.0), (BASE_PX, "#ffffff", 2.0)):
+def _sites(ax: Axes, xy: np.ndarray, colours: list[str], marker: str, z: float) -> None:
+    """The web map's site symbol: a diamond (or square) in its colour with a white rim and an
+    outline in its colour."""
+    for size, edges, width in ((SITE_PX + 3, colours, 1.0), (SITE_PX, ["#ffffff"], 2.0)):
         ax.scatter(
             xy[:, 0],
             xy[:, 1],
             s=(size * PT) ** 2,
-            marker="D",
-            c=[colour],
-            edgecolors=[edge],
+            marker=marker,
+            c=colours,
+            edgecolors=edges,
             linewidths=width * PT,
             zorder=z,
         )
 
 
-def _layer_shapes(scene: Scene, layer: Layer, z: float) -> None:
-    """Every geometry of a layer in its style."""
-    for geometry, geoms in _by_geometry(layer.web.geometry.values).items():
-        _shapes(scene, geoms, layer_style(layer.config, geometry, {}).symbol, geometry, z)
-
-
-# --- per kind: draw the layer, return its legend rows ------------------------------------------
-
-
-def _background(scene: Scene, layer: Layer, z: float) -> list[Entry]:
-    """Context land and water: drawn, but too plain to need a legend row."""
-    _layer_shapes(scene, layer, z)
-    return []
-
-
-def _countries(scene: Scene, layer: Layer, z: float) -> list[Entry]:
-    """Neighbours, then the focus country over them, and every country's name."""
-    web, story = layer.web, scene.story
-    style = layer_style(layer.config, "polygon", {FOCUS_FIELD: web[FOCUS_FIELD]})
-    others, focus = style.symbol, style.symbol_for(FOCUS_VALUE)
-    is_focus = (web[FOCUS_FIELD] == FOCUS_VALUE).to_numpy()
-    _shapes(scene, web.geometry.values[~is_focus], others, "polygon", z)
-    _shapes(scene, web.geometry.values[is_focus], focus, "polygon", z + 0.001)
-    for name, geom, focused in zip(web["name"], web.geometry.values, is_focus, strict=True):
-        lat, lon = label_point(geom, scene.frame.view)
-        _text(
-            scene.ax,
-            lon,
-            lat,
-            "\u2009".join(name.upper()),  # letter-spaced capitals, like the web map's labels
-            TEXT["focus" if focused else "country"],
-            ha="center",
-            va="center",
-            path_effects=_HALO,
-            zorder=Z_COUNTRY_LABELS,
+def _arrows(
+    ax: Axes, frame: MapFrame, xy: np.ndarray, bearings: np.ndarray, colours: list[str], z: float
+) -> None:
+    """The web map's far-away marker: a triangle in its colour pointing the bearing (degrees
+    clockwise from north), about its centre, with a thin dark edge."""
+    half = ARROW_PX / 2
+    shape = np.array([[0.0, -half], [-half, half], [half, half]])  # pointing up; y is down
+    triangles = []
+    for (x, y), bearing in zip(xy, bearings, strict=True):
+        cos, sin = math.cos(math.radians(bearing)), math.sin(math.radians(bearing))
+        px = x + shape[:, 0] * cos - shape[:, 1] * sin
+        py = y + shape[:, 0] * sin + shape[:, 1] * cos
+        triangles.append(np.column_stack(frame.to_lonlat(px, py)))
+    ax.add_collection(
+        PolyCollection(
+            triangles,
+            facecolors=colours,
+            edgecolors=[(0, 0, 0, 0.7)],
+            linewidths=1.0 * PT,
+            zorder=z,
         )
-    entries = [Entry("fill", story.focus, focus)] if story.focus else []
-    return [*entries, Entry("fill", "Neighbours" if story.focus else layer.config.title, others)]
+    )
 
 
-def _regions(scene: Scene, layer: Layer, z: float) -> list[Entry]:
-    _layer_shapes(scene, layer, z)
-    return [Entry("line", layer.config.title, layer_style(layer.config, "line", {}).symbol)]
+def _draw_marks(ax: Axes, frame: MapFrame, marks: Marks) -> None:
+    """A point scene's markers, by their symbol's shape; far-away points as arrows."""
+    if len(marks.rows) == 0:
+        return
+    lonlat = np.column_stack(frame.to_lonlat(marks.xy[:, 0], marks.xy[:, 1]))
+    far = marks.far
+    for shape, level in MARK_LEVEL.items():
+        pick = [i for i, s in enumerate(marks.symbols) if not far[i] and _shape(s) == shape]
+        if not pick:
+            continue
+        xy, symbols = lonlat[pick], [marks.symbols[i] for i in pick]
+        fills = [s.fill or s.stroke for s in symbols]
+        if shape == "circle":
+            _dots(ax, xy, symbols, level + marks.z)
+        elif shape == "event":
+            _event_dots(ax, xy, fills, [s.stroke for s in symbols], level + marks.z)
+        else:
+            _sites(ax, xy, fills, "D" if shape == "diamond" else "s", level + marks.z)
+    if far.any():
+        colours = [s.fill or s.stroke for s, f in zip(marks.symbols, far, strict=True) if f]
+        _arrows(ax, frame, marks.xy[far], marks.bearing[far], colours, Z_EVENTS + marks.z)
 
 
-def _places(scene: Scene, layer: Layer, z: float) -> list[Entry]:
-    """National capitals: a dot and a name to its right."""
-    shown = layer.web[layer.web["rank"].isin(PLACE_RANKS)]
-    symbol = layer_style(layer.config, "point", {}).symbol
-    _dots(scene.ax, shapely.get_coordinates(shown.geometry.values), symbol, Z_PLACES)
-    for name, point in zip(shown[layer.config.label or "name"], shown.geometry, strict=True):
-        x, y = scene.frame.to_px(point.x, point.y)
-        lon, lat = scene.frame.to_lonlat(x + symbol.radius + 4, y)
-        _text(
-            scene.ax,
-            lon,
-            lat,
-            name,
-            TEXT["place"],
-            va="center",
-            path_effects=_HALO,
-            zorder=Z_PLACE_LABELS,
-        )
-    return []
-
-
-def _bases(scene: Scene, layer: Layer, z: float) -> list[Entry]:
-    """A diamond per site in a circle as wide as the uncertainty of its position."""
-    sites = layer.web.drop_duplicates("site_id")  # one symbol per site, as on the web map
-    ring = _drawable(layer_style(layer.config, "polygon", {}).symbol)
-    kms = sites["precision_km"].to_numpy(dtype=float, na_value=np.nan)
-    for point, km in zip(sites.geometry, kms, strict=True):
-        outline = _ring(scene.frame, point.x, point.y, km, ring.stroke_width + 2)
+def _scene_rings(ax: Axes, frame: MapFrame, scene: LayerScene, z: float) -> None:
+    """A ring around each point as wide as its ``ring_field`` says (metres), in ``ring``."""
+    ring = _drawable(scene.ring or scene.symbol)
+    coords, rows = shapely.get_coordinates(
+        np.asarray(scene.frame.geometry.values), return_index=True
+    )
+    metres = _numbers(scene.frame, scene.ring_field)[rows]
+    for (lon, lat), m in zip(coords, metres, strict=True):
+        outline = _ring(frame, lon, lat, m / 1000, ring.stroke_width + 2)
         if outline is not None:
-            scene.ax.add_patch(
+            ax.add_patch(
                 PathPatch(
                     MplPath(outline, closed=True),
                     facecolor=to_rgba(ring.fill or ring.stroke, ring.fill_opacity),
-                    zorder=Z_RINGS,
+                    zorder=z,
                     **_stroke(ring),
                 )
             )
-    _diamonds(scene.ax, shapely.get_coordinates(sites.geometry.values), ring.stroke, Z_BASES)
-    return [Entry("diamond", layer.config.title, ring)]
 
 
 def _ring(frame: MapFrame, lon: float, lat: float, km: float, margin: float) -> np.ndarray | None:
@@ -611,7 +919,7 @@ def _ring(frame: MapFrame, lon: float, lat: float, km: float, margin: float) -> 
     to the map and ``margin`` pixels around it, or None if none of it shows. matplotlib would
     rasterise and dash a whole circle of any size: one of 1e12 km takes it hours, and Ctrl-C
     cannot stop it."""
-    if not km > 0:  # NaN too
+    if not (km > 0 and math.isfinite(lon) and math.isfinite(lat)):  # NaN too
         return None
     box = frame.box
     area = shapely.box(
@@ -623,6 +931,9 @@ def _ring(frame: MapFrame, lon: float, lat: float, km: float, margin: float) -> 
     # Larger than ``reach``, a circle covers the whole map all the same.
     ry = min(km / KM_PER_DEGREE * frame.px_per_lat, reach / min(stretch, 1.0))
     rx = ry * stretch
+    left, top, right, bottom = area.bounds
+    if cx + rx < left or cx - rx > right or cy + ry < top or cy - ry > bottom:
+        return None  # nowhere near the map: no need to make the polygon
     vertices = math.ceil(math.pi * math.sqrt(max(rx, ry) / (2 * RING_TOLERANCE_PX)))
     count = min(max(vertices, 32), MAX_RING_VERTICES)
     # From the south, anticlockwise on the map (y is down in pixels), as matplotlib's Ellipse:
@@ -634,40 +945,6 @@ def _ring(frame: MapFrame, lon: float, lat: float, km: float, margin: float) -> 
         return None
     x, y = frame.to_lonlat(*shapely.get_coordinates(shown.exterior).T)
     return np.column_stack([x, y])
-
-
-def _events(scene: Scene, layer: Layer, z: float) -> list[Entry]:
-    """Dots coloured by category, those in one spot spread around it; far ones left out."""
-    field = layer.config.category_field or "category"
-    palette = category_colours(layer.config.categories, layer.frame.get(field, ()))
-    events = layer.web.assign(**{CATEGORY: _category(layer.web, field)})
-    events = events.sort_values([CATEGORY, "date", "id"], kind="stable")
-    lon, lat = shapely.get_coordinates(events.geometry.values).T
-    inside = scene.frame.shows(lon, lat)
-    shown, far = events[inside], events[~inside]
-    base = layer_style(layer.config, "point", {}).symbol  # for events with no category
-    spread = _spread(list(zip(*scene.frame.to_px(lon[inside], lat[inside]), strict=True)))
-    xy = np.array([scene.frame.to_lonlat(x, y) for x, y in spread]).reshape(-1, 2)
-    colours = [palette.get(c, base.fill) for c in shown[CATEGORY]]
-    _event_dots(scene.ax, xy, colours, base.stroke, Z_EVENTS)
-    entries = [Entry("heading", layer.config.title)] if len(shown) else []
-    present = set(shown[CATEGORY])
-    for category, colour in palette.items():
-        if category in present:
-            symbol = Symbol(stroke=base.stroke, stroke_width=1.5, fill=colour)
-            entries.append(Entry("event", category, symbol))
-    if len(far):
-        places = "; ".join(dict.fromkeys(far["place"]))
-        entries.append(Entry("note", f"{len(far)} more off the map: {places}"))
-    return entries
-
-
-def _category(frame: pd.DataFrame, field: str) -> pd.Series:
-    """Each event's category as the web map names it (its text), "" for none; ``field`` may
-    be any property, of any type, even one no event has."""
-    if field not in frame:
-        return pd.Series("", index=frame.index, dtype=object)
-    return frame[field].map(lambda value: "" if missing(value) else str(value))
 
 
 def _spread(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -780,90 +1057,51 @@ def _sunflower_radius(n: int) -> float:
     return (EVENT_SPACING_PX * math.sqrt(n - 0.5) if n > 1 else 0) + EVENT_PX / 2
 
 
-def _features(scene: Scene, layer: Layer, z: float) -> list[Entry]:
-    """A plain layer in its colour (see story.py), as on the web map."""
-    _layer_shapes(scene, layer, z)
-    family = geometry_family(layer.web)
-    return [Entry(SWATCH[family], layer.config.title, layer_style(layer.config, family, {}).symbol)]
+# --- legend -------------------------------------------------------------------------------------
+
+SWATCH_W, SWATCH_GAP, COLUMN_GAP, BOX_PAD = 22, 9, 24, 10
 
 
-_DRAW: dict[str, Callable[[Scene, Layer, float], list[Entry]]] = {
-    "context": _background,
-    "countries": _countries,
-    "regions": _regions,
-    "water": _background,
-    "places": _places,
-    "bases": _bases,
-    "events": _events,
-}
-
-
-# --- legend -----------------------------------------------------------------------------------
-
-SWATCH_W, SWATCH_GAP, COLUMN_GAP, HEADING_GAP, BOX_PAD = 22, 9, 24, 6, 10
-
-
-def _legend(paper: Axes, entries: list[Entry], layout: Layout, measure: Measure) -> None:
-    """Rows down the room it has, in more columns when they do not fit; what does not fit in
-    the width is left off."""
+def _legend_plan(
+    entries: list[tuple[LegendEntry, LayerScene]], layout: Layout, measure: Measure
+) -> LegendPlan:
+    """The rows (each entry with its scene) down the room they have, in more columns when they
+    do not fit; what does not fit in the width is left off."""
     room = layout.legend
     pad = BOX_PAD if layout.legend_on_map else 0
-    columns = _legend_columns(entries, room.h - 2 * pad)
+    row_h = TEXT["legend"].line_height
+    per_column = max(1, int((room.h - 2 * pad) // row_h))
+    columns = [entries[i : i + per_column] for i in range(0, len(entries), per_column)]
     widths = _column_widths(columns, room.w - 2 * pad, measure)
     columns = columns[: len(widths)]
-    if not columns:  # a story with nothing to explain, e.g. only places
-        return
+    if not columns:  # a story with nothing to explain
+        return LegendPlan((), None)
     width = _columns_width(widths)
-    height = max(y + TEXT[_role(e)].line_height for column in columns for e, y in column)
-    top = room.y
+    height = max(len(column) for column in columns) * row_h
+    top, box = room.y, None
     if layout.legend_on_map:  # in the map's lower left corner
         top = room.y + room.h - height - pad
-        paper.add_patch(
-            Rectangle(
-                (room.x, top - pad),
-                width + 2 * pad,
-                height + 2 * pad,
-                facecolor=(1, 1, 1, 0.92),
-                edgecolor=(0, 0, 0, 0.25),
-                linewidth=0.8 * PT,
-            )
-        )
+        box = Box(room.x, top - pad, width + 2 * pad, height + 2 * pad)
+    rows = []
     x = room.x + pad
     for column, label_w in zip(columns, widths, strict=True):
-        for entry, row_y in column:
-            role = _role(entry)
-            mid = top + row_y + TEXT[role].line_height / 2
-            _swatch(paper, entry, x, mid)
-            indent = 0 if entry.symbol is None else SWATCH_W + SWATCH_GAP
-            label = measure.shorten(entry.label, role, label_w + SWATCH_W + SWATCH_GAP - indent)
-            _text(paper, x + indent, mid + 0.36 * TEXT[role].px, label, TEXT[role])
+        for k, (entry, scene) in enumerate(column):
+            text = measure.shorten(str(entry.label), "legend", label_w)
+            opacity = _drawable(scene.symbol).fill_opacity
+            rows.append(LegendRow(entry, x, top + (k + 0.5) * row_h, text, opacity))
         x += label_w + SWATCH_W + SWATCH_GAP + COLUMN_GAP
-
-
-def _legend_columns(entries: list[Entry], height: float) -> list[list[tuple[Entry, float]]]:
-    """The entries down columns of ``height``, each with the top of its row; none if none."""
-    columns: list[list[tuple[Entry, float]]] = [[]]
-    y = 0.0
-    for entry in entries:
-        gap = HEADING_GAP if entry.kind == "heading" and y > 0 else 0
-        row_h = TEXT[_role(entry)].line_height
-        if y + gap + row_h > height and columns[-1]:
-            columns.append([])
-            y, gap = 0.0, 0
-        columns[-1].append((entry, y + gap))
-        y += gap + row_h
-    return columns if entries else []
+    return LegendPlan(tuple(rows), box)
 
 
 def _column_widths(
-    columns: list[list[tuple[Entry, float]]], width: float, measure: Measure
+    columns: list[list[tuple[LegendEntry, LayerScene]]], width: float, measure: Measure
 ) -> list[float]:
     """The label width of each column, for the first column and those after it that fit in
     ``width``: measuring stops there, however many entries a story has."""
     label_room = width - SWATCH_W - SWATCH_GAP
     widths: list[float] = []
     for column in columns:
-        label_w = min(label_room, max(_label_width(e, measure) for e, _ in column))
+        label_w = min(label_room, max(measure.width(str(e.label), "legend") for e, _ in column))
         if widths and _columns_width([*widths, label_w]) > width:
             break
         widths.append(label_w)
@@ -875,44 +1113,78 @@ def _columns_width(label_widths: Sequence[float]) -> float:
     return sum(label_widths) + n * (SWATCH_W + SWATCH_GAP) + (n - 1) * COLUMN_GAP
 
 
-def _role(entry: Entry) -> str:
-    return entry.kind if entry.kind in ("heading", "note") else "legend"
+def _draw_legend(paper: Axes, legend: LegendPlan) -> None:
+    if legend.box is not None:
+        box = legend.box
+        paper.add_patch(
+            Rectangle(
+                (box.x, box.y),
+                box.w,
+                box.h,
+                facecolor=(1, 1, 1, 0.92),
+                edgecolor=(0, 0, 0, 0.25),
+                linewidth=0.8 * PT,
+            )
+        )
+    style = TEXT["legend"]
+    for row in legend.rows:
+        _swatch(paper, row, row.x, row.mid)
+        _text(paper, row.x + SWATCH_W + SWATCH_GAP, row.mid + 0.36 * style.px, row.text, style)
 
 
-def _label_width(entry: Entry, measure: Measure) -> float:
-    """Width of the label beyond the swatch column (headings and notes start at the swatch)."""
-    width = measure.width(entry.label, _role(entry))
-    return width if entry.symbol is not None else width - SWATCH_W - SWATCH_GAP
-
-
-def _swatch(paper: Axes, entry: Entry, x: float, y: float) -> None:
-    """The entry's symbol, centred on the row at ``y``."""
-    if entry.symbol is None:
-        return
-    symbol = _drawable(entry.symbol)
-    xy = np.array([[x + SWATCH_W / 2, y]])
-    if entry.kind == "fill":
+def _swatch(paper: Axes, row: LegendRow, x: float, y: float) -> None:
+    """The row's swatch, centred on it at ``y``, as the web page's legend keys (.gs-key-* in
+    story.css) and the map's markers draw it; fills as translucent as on the map."""
+    entry = row.entry
+    colour = entry.color or "#888888"
+    edge = entry.stroke or colour
+    cx = x + SWATCH_W / 2
+    xy = np.array([[cx, y]])
+    swatch = entry.swatch
+    if swatch in ("fill", "water"):
         paper.add_patch(
             Rectangle(
                 (x, y - 7),
                 SWATCH_W,
                 14,
-                facecolor=to_rgba(symbol.fill, symbol.fill_opacity) if symbol.fill else "none",
-                edgecolor=symbol.stroke,
-                linewidth=symbol.stroke_width * PT,
+                facecolor=to_rgba(colour, row.opacity if swatch == "fill" else 1.0),
+                edgecolor=edge,
+                linewidth=1.5 * PT,
             )
         )
-    elif entry.kind == "line":
+    elif swatch in ("line", "dash"):
         paper.plot(
             [x, x + SWATCH_W],
             [y, y],
-            color=symbol.stroke,
-            linewidth=max(symbol.stroke_width, 1.2) * PT,
-            linestyle=_dashes(symbol.dash),
+            color=colour,
+            linewidth=(3.0 if swatch == "line" else 2.0) * PT,
+            linestyle=_dashes(() if swatch == "line" else (4.0, 3.0)),
         )
-    elif entry.kind == "dot":
-        _dots(paper, xy, symbol, 1)
-    elif entry.kind == "event":
-        _event_dots(paper, xy, [symbol.fill or symbol.stroke], symbol.stroke, 1)
-    elif entry.kind == "diamond":
-        _diamonds(paper, xy, symbol.stroke, 1)
+    elif swatch == "dot":
+        dot = Symbol(stroke=edge, stroke_width=1.5, fill=colour, fill_opacity=row.opacity, radius=5)
+        _dots(paper, xy, [dot], 1)
+    elif swatch == "event":
+        _event_dots(paper, xy, [colour], [entry.stroke or "#ffffff"], 1)
+    elif swatch == "site":
+        _sites(paper, xy, [colour], "D", 1)
+    elif swatch == "ring":
+        paper.add_patch(
+            Circle(
+                (cx, y),
+                7,
+                facecolor=to_rgba(colour, 0.08),
+                edgecolor=colour,
+                linewidth=1.5 * PT,
+                linestyle=_dashes((3.0, 2.0)),
+            )
+        )
+    elif swatch == "arrow":
+        paper.add_patch(
+            Polygon(
+                [(cx, y - 6.5), (cx - 7, y + 6.5), (cx + 7, y + 6.5)],
+                closed=True,
+                facecolor=colour,
+                edgecolor=(0, 0, 0, 0.7),
+                linewidth=1.0 * PT,
+            )
+        )

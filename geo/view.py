@@ -28,20 +28,6 @@ def view_bounds(story: Story) -> Bounds:
     )
 
 
-def geometry_family(frame: Any) -> str:
-    """'point', 'line' or 'polygon' (the last also for a mix): what a plain layer's legend
-    swatch and symbol show."""
-    types = set(frame.geom_type)
-    if types <= {"Point", "MultiPoint"}:
-        return "point"
-    if types <= {"LineString", "MultiLineString"}:
-        return "line"
-    return "polygon"
-
-
-SWATCH = {"point": "dot", "line": "line", "polygon": "fill"}  # legend swatch per family
-
-
 def label_point(geom: Any, view: Bounds) -> list[float]:
     """Where a country's name goes, as [lat, lon]: inside the part of it that is in view."""
     visible = shapely.intersection(geom, shapely.box(*view))

@@ -8,6 +8,7 @@ import json
 import math
 import random
 import struct
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,8 +23,8 @@ from matplotlib.image import imread
 from geo import preview
 from geo.build import check
 from geo.combine import Story
+from geo.kindmods import story_scenes
 from geo.render import SEA
-from geo.styles import PALETTE, category_colours
 from tests.conftest import DEFAULT_STORY, FIXTURES
 
 
@@ -35,8 +36,14 @@ def story():
 @pytest.fixture(scope="module")
 def png(story, tmp_path_factory):
     path = tmp_path_factory.mktemp("preview") / "preview.png"
-    preview.write_preview(story, path)
+    preview.write_preview(story, story_scenes(story), path)
     return path
+
+
+def _write(story: Story, path: Path) -> np.ndarray:
+    """The story's preview, drawn from its scenes as the build draws it; its pixels."""
+    preview.write_preview(story, story_scenes(story), path)
+    return _pixels(path)
 
 
 def _pixels(path) -> np.ndarray:
@@ -98,22 +105,108 @@ def test_preview_has_sea_and_event_colours(story, png):
 
 def test_same_story_same_bytes(story, png, tmp_path):
     again = tmp_path / "again.png"
-    preview.write_preview(story, again)
+    preview.write_preview(story, story_scenes(story), again)
     assert again.read_bytes() == png.read_bytes()
 
 
 def test_plain_folder_without_map_toml(tmp_path):
     story = check(FIXTURES / "good" / "plain")
-    out = tmp_path / "plain.png"
-    preview.write_preview(story, out)
-    pixels = _pixels(out)
+    pixels = _write(story, tmp_path / "plain.png")
     assert pixels.shape == (630, 1200, 4)
-    # The first plain layer (areas) is filled with the web map's first automatic colour.
-    areas = story.layers[0]
+    # The first plain layer (areas) is filled as its scene says, over the sea.
+    areas = story_scenes(story)[0]
     assert areas.name == "areas"
-    opacity = areas.config.style["fill_opacity"]
-    fill = opacity * np.array(to_rgb(PALETTE[0])) + (1 - opacity) * np.array(to_rgb(SEA))
-    assert _count(pixels, fill) > 2000
+    assert _count(pixels, _over(areas.symbol.fill, areas.symbol.fill_opacity, SEA)) > 2000
+
+
+def _over(colour: str, opacity: float, under: str) -> np.ndarray:
+    """``colour`` at ``opacity`` over ``under``, as RGB 0..1."""
+    return opacity * np.array(to_rgb(colour)) + (1 - opacity) * np.array(to_rgb(under))
+
+
+def test_category_field_on_a_plain_layer(tmp_path):
+    """Zones coloured by their status, events by their phase: each in its category's colour,
+    with a legend row per category, in scene order."""
+    story = check(FIXTURES / "good" / "categories")
+    scenes = story_scenes(story)
+    zones = next(s for s in scenes if s.name == "zones")
+    colours = {"open": "#009e73", "closed": "#cc79a7"}  # as the fixture's map.toml says
+    assert {v: zones.categories.symbols[v].fill for v in colours} == colours
+    pixels = _write(story, tmp_path / "categories.png")
+    opacity = zones.symbol.fill_opacity
+    for value, colour in colours.items():
+        assert _count(pixels, _over(colour, opacity, SEA)) > 2000, value
+    events = next(s for s in scenes if s.name == "events")
+    for value, colour in {"before": "#0072b2", "after": "#d55e00"}.items():
+        assert events.categories.symbols[value].fill == colour
+        assert _count(pixels[:, 480:], to_rgb(colour), 8) > 20, value  # the dots, on the map
+    rows = preview.plan(story, scenes).legend.rows
+    assert [r.text for r in rows] == [e.label for s in scenes for e in s.legend]
+    assert [r.text for r in rows if r.entry in zones.legend] == ["closed", "open"]
+    for row in rows:
+        if row.entry in zones.legend:  # the swatch: the category's fill, as on the map
+            swatch = pixels[
+                round(row.mid) - 4 : round(row.mid) + 4, round(row.x) + 3 : round(row.x) + 19
+            ]
+            fill = _over(colours[row.text], opacity, preview.PAPER)
+            assert _count(swatch, fill) == swatch.shape[0] * swatch.shape[1], row.text
+
+
+def test_hidden_scenes_are_left_out(tmp_path):
+    story = check(FIXTURES / "good" / "categories")
+    scenes = tuple(replace(s, show=s.name != "zones") for s in story_scenes(story))
+    out = tmp_path / "hidden.png"
+    preview.write_preview(story, scenes, out)
+    zones = next(s for s in scenes if s.name == "zones")
+    fill = _over("#009e73", zones.symbol.fill_opacity, SEA)
+    assert _count(_pixels(out), fill) == 0
+    texts = [r.text for r in preview.plan(story, scenes).legend.rows]
+    assert texts and not {"open", "closed"} & set(texts)
+
+
+def _overlap(a: preview.Box, b: preview.Box) -> bool:
+    return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
+
+
+def _assert_apart(placed: Sequence[preview.PlacedLabel], box: preview.Box) -> None:
+    for a, b in itertools.combinations(placed, 2):
+        assert not _overlap(a.box, b.box), (a.text, b.text)
+    for label in placed:  # whole, on the map
+        inner = label.box
+        assert box.x <= inner.x and inner.x + inner.w <= box.x + box.w, label.text
+        assert box.y <= inner.y and inner.y + inner.h <= box.y + box.h, label.text
+
+
+def test_labels_never_overlap(story):
+    """By priority, highest first: a label that would overlap one already placed, or a marker,
+    is left off (or moved just beside its spot)."""
+    scenes = story_scenes(story)
+    plan = preview.plan(story, scenes)
+    placed = plan.labels
+    texts = {label.label.text for label in placed}
+    assert {"Niger", "Algeria", "Mali", "Chad", "Algiers", "Abuja"} <= texts
+    _assert_apart(placed, plan.layout.frame.box)
+    priorities = [label.label.priority for label in placed]
+    assert priorities == sorted(priorities, reverse=True)  # placed highest first
+    markers = [  # events and sites are in the way too
+        preview.Box(x - 6, y - 6, 12, 12)
+        for marks in plan.marks
+        if marks.scene.symbol.shape in ("event", "diamond")
+        for x, y in marks.xy
+    ]
+    assert len(markers) > 40
+    for label in placed:
+        assert not any(_overlap(label.box, m) for m in markers), label.text
+
+
+def test_crowded_labels_never_overlap(tmp_path):
+    """Three hundred places around one town: as many labels as fit, none over another."""
+    rng = np.random.default_rng(5)
+    coordinates = [(2.1 + dx, 13.5 + dy) for dx, dy in rng.normal(0, 1.5, (300, 2))]
+    story = _point_story(tmp_path, "places", coordinates)
+    plan = preview.plan(story, story_scenes(story))
+    assert 10 < len(plan.labels) < 300
+    _assert_apart(plan.labels, plan.layout.frame.box)
 
 
 def test_wide_story_with_dollar_sign_in_title(tmp_path):
@@ -127,9 +220,7 @@ def test_wide_story_with_dollar_sign_in_title(tmp_path):
     (tmp_path / "map.toml").write_text(
         'title = "A $5 road across the Sahel"\ncredit = "' + "Credit line. " * 40 + '"\n'
     )
-    out = tmp_path / "wide.png"
-    preview.write_preview(check(tmp_path), out)
-    pixels = _pixels(out)
+    pixels = _write(check(tmp_path), tmp_path / "wide.png")
     assert pixels.shape == (630, 1200, 4)
     assert (pixels[:60, 1000:, :3] == 255).all()  # a white banner across the top...
     assert _count(pixels[200:500], to_rgb(SEA)) > 0.9 * 300 * 1200  # ...over a full-width map
@@ -207,9 +298,7 @@ def _with_layer(story: Story, kind: str, **changes) -> Story:
 @pytest.mark.parametrize("kind", ["events", "bases", "places"])
 def test_story_without_countries(tmp_path, kind):
     story = _point_story(tmp_path, kind, [(2.1, 13.5), (8.0, 17.0)])
-    out = tmp_path / "preview.png"
-    preview.write_preview(story, out)
-    assert _pixels(out).shape == (630, 1200, 4)
+    assert _write(story, tmp_path / "preview.png").shape == (630, 1200, 4)
 
 
 def test_circle_larger_than_the_map_covers_it(tmp_path):
@@ -217,9 +306,8 @@ def test_circle_larger_than_the_map_covers_it(tmp_path):
     story = _point_story(tmp_path, "bases", [(2.1, 13.5), (8.0, 17.0)])
     bases = story.layer_of_kind("bases")
     huge = _with_layer(story, "bases", web=bases.web.assign(precision_km=1e12))
-    out = tmp_path / "huge.png"
-    preview.write_preview(huge, out)
-    assert _count(_pixels(out), to_rgb(SEA)) == 0  # the circle's tint is over all the sea
+    pixels = _write(huge, tmp_path / "huge.png")
+    assert _count(pixels, to_rgb(SEA)) == 0  # the circle's tint is over all the sea
 
 
 @pytest.mark.parametrize(
@@ -246,8 +334,7 @@ def test_any_style_sizes_are_drawn_within_the_picture(tmp_path, style):
     for kind in ("bases", "features"):
         config = story.layer_of_kind(kind).config
         story = _with_layer(story, kind, config=replace(config, style={**config.style, **style}))
-    preview.write_preview(story, tmp_path / "styled.png")
-    assert _pixels(tmp_path / "styled.png").shape == (630, 1200, 4)
+    assert _write(story, tmp_path / "styled.png").shape == (630, 1200, 4)
 
 
 def _measure() -> preview.Measure:
@@ -301,10 +388,11 @@ def test_twenty_thousand_events(tmp_path):
     many = rows.assign(id=[f"e{i}" for i in range(20_000)]).set_geometry(
         gpd.points_from_xy(lon, lat, crs=rows.crs)
     )
-    out = tmp_path / "many.png"
-    preview.write_preview(_with_layer(story, "events", web=many), out)
-    colour = to_rgb(category_colours(layer.config.categories, ["agreement"])["agreement"])
-    assert _count(_pixels(out), colour, 8) > 1000
+    many_story = _with_layer(story, "events", web=many)
+    pixels = _write(many_story, tmp_path / "many.png")
+    (events,) = story_scenes(many_story)
+    colour = to_rgb(events.categories.symbols["agreement"].fill)
+    assert _count(pixels, colour, 8) > 1000
 
 
 def test_preview_never_swallows_ctrl_c():
