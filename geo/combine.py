@@ -14,14 +14,13 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geo.load import Layer
+from geo.load import COUNTRY_FIELD, Layer
 from geo.problems import Problem, StoryError
 from geo.story import StoryConfig
 
 WEB_TOLERANCE = 0.01  # degrees, about 1.1 km: a pixel at zoom 7, a few at the map's max zoom 9
 WEB_GRID = 1e-4  # degrees, about 11 m
 POINT_GRID = 1e-5
-COUNTRY_FIELD = "in_country"  # derived: the country a point lies in
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,19 @@ def combine(config: StoryConfig, layers: list[Layer], warnings: list[Problem]) -
 def _country_polygons(layers: list[Layer]) -> gpd.GeoDataFrame:
     """Every country polygon in the story (countries and context layers): name, iso_a3."""
     frames = [
-        layer.frame[["name", "iso_a3", "geometry"]]
+        _with_geometry(layer.frame, ["name", "iso_a3"])
         for layer in layers
         if layer.config.kind in ("countries", "context") and "iso_a3" in layer.frame
     ]
     if not frames:
         return gpd.GeoDataFrame({"name": [], "iso_a3": []}, geometry=[], crs="EPSG:4326")
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
+
+def _with_geometry(frame: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
+    """Some columns and the geometry as 'geometry' (a layer's own column may be named otherwise,
+    when a property is called "geometry")."""
+    return gpd.GeoDataFrame(frame[columns], geometry=frame.geometry.values, crs=frame.crs)
 
 
 def _neighbours(
@@ -101,13 +106,17 @@ def _neighbours(
 def _locate(
     layer: Layer, world: gpd.GeoDataFrame, errors: list[Problem], warnings: list[Problem]
 ) -> Layer:
-    """Add the country each point lies in; check a stated country against the geometry."""
+    """Add the country each point lies in (None in a story without country polygons, so the
+    column is always there); check a stated country against the geometry."""
     frame = layer.frame
-    if world.empty or not frame.geom_type.isin(["Point", "MultiPoint"]).all():
+    if not frame.geom_type.isin(["Point", "MultiPoint"]).all():
         return layer
-    joined = gpd.sjoin(frame[["geometry"]], world, how="left", predicate="intersects")
-    first = joined[~joined.index.duplicated(keep="first")]
     frame = frame.copy()
+    if world.empty:
+        frame[COUNTRY_FIELD] = None
+        return replace(layer, frame=frame)
+    joined = gpd.sjoin(_with_geometry(frame, []), world, how="left", predicate="intersects")
+    first = joined[~joined.index.duplicated(keep="first")]
     frame[COUNTRY_FIELD] = [n if isinstance(n, str) else None for n in first["name"]]
     if "country" in frame and layer.config.kind in ("bases", "places"):
         _check_stated_country(layer, frame, first["iso_a3"], world, errors, warnings)

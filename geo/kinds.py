@@ -39,6 +39,8 @@ class FieldSpec:
     values: tuple[str, ...] = ()
     precision: str | None = None
     requires: tuple[str, ...] = ()
+    min: float | None = None  # number and integer fields: the range a value must lie in
+    max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def kinds() -> dict[str, Kind]:
                 values=tuple(f.get("values", ())),
                 precision=f.get("precision"),
                 requires=tuple(f.get("requires", ())),
+                min=f.get("min"),
+                max=f.get("max"),
             )
             for fname, f in spec.get("fields", {}).items()
         }

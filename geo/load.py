@@ -1,37 +1,43 @@
 """Step 1: read every layer of a story with geopandas and check it against its kind's schema.
 
-Everything after this step can trust its input: geometries are valid and of an allowed type,
-coordinates are lon/lat in EPSG:4326, required properties are present with the right types,
-dates are ``datetime.date`` values and ids are unique. Every problem is collected, then
-raised together as a :class:`StoryError`.
+Everything after this step can trust its input: geometries are valid, 2D and of an allowed
+type, coordinates are lon/lat in EPSG:4326, required properties are present with the right types,
+dates are ``datetime.date`` values and ids are unique. Every property value is one that every
+output can hold: integers fit in 64 bits, numbers are finite, text is valid Unicode. Every
+problem is collected, then raised together as a :class:`StoryError`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 import re
+import warnings as python_warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import geopandas as gpd
 import shapely
 from shapely.validation import explain_validity
 
 from geo.kinds import PRECISIONS, FieldSpec, Kind, kinds
-from geo.problems import Problem, StoryError
-from geo.story import LayerConfig, StoryConfig
+from geo.problems import Problem, StoryError, shown
+from geo.story import CONFIG_NAME, LayerConfig, StoryConfig, url_problem
 
 WGS84 = "EPSG:4326"
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_ISO3 = re.compile(r"^[A-Z]{3}$")
+COUNTRY_FIELD = "in_country"  # derived by combine: the country a point lies in
+INT64 = (-(2**63), 2**63 - 1)  # what every export format can store as a whole number
+# \Z, not $ (which also matches before a final newline); [0-9], not \d (any script's digits).
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+_ISO3 = re.compile(r"^[A-Z]{3}\Z")
 _DATE_FORMS = {  # precision -> (pattern, example)
-    "year": (re.compile(r"^\d{4}$"), "YYYY"),
-    "month": (re.compile(r"^\d{4}-\d{2}$"), "YYYY-MM"),
-    "day": (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "YYYY-MM-DD"),
+    "year": (re.compile(r"^[0-9]{4}\Z"), "YYYY"),
+    "month": (re.compile(r"^[0-9]{4}-[0-9]{2}\Z"), "YYYY-MM"),
+    "day": (re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"), "YYYY-MM-DD"),
 }
 _DIMENSION = {
     "Point": 0,
@@ -65,7 +71,7 @@ def load_layers(story: StoryConfig) -> tuple[list[Layer], list[Problem]]:
     """Read and validate every layer; return them with the warnings (repairs, reprojections)."""
     layers, errors, warnings = [], [], []
     for config in story.layers:
-        layer = _load_layer(story.folder / config.file, config, errors, warnings)
+        layer = _load_layer(story, config, errors, warnings)
         if layer is not None:
             layers.append(layer)
     if errors:
@@ -74,18 +80,16 @@ def load_layers(story: StoryConfig) -> tuple[list[Layer], list[Problem]]:
 
 
 def _load_layer(
-    path: Path, config: LayerConfig, errors: list[Problem], warnings: list[Problem]
+    story: StoryConfig, config: LayerConfig, errors: list[Problem], warnings: list[Problem]
 ) -> Layer | None:
+    path = story.folder / config.file
     where = str(path)
-    features = _read_features(path, errors)
+    doc = _read_json(path, errors)
+    features = None if doc is None else _features(doc, where, errors)
     if features is None:
         return None
-    try:
-        # Geometry and CRS only: properties come from the JSON itself, untouched by GDAL's
-        # type guessing (which turns "2024-03-16" into a timestamp and fails on "2024-02-30").
-        frame = gpd.read_file(path, engine="pyogrio", columns=[])
-    except Exception as exc:  # GDAL's own words are the most useful here
-        errors.append(Problem(where, f"GDAL could not read it as GeoJSON: {exc}"))
+    frame = _read_geometries(doc, features, where, errors)
+    if frame is None:
         return None
     if len(frame) != len(features):
         errors.append(
@@ -98,9 +102,10 @@ def _load_layer(
         return None
     kind = kinds()[config.kind]
     labels = [_feature_label(f, i, kind) for i, f in enumerate(features)]
-    frame = _to_wgs84(frame, where, labels, errors, warnings)
+    frame = _to_wgs84(frame, "crs" in doc, where, labels, errors, warnings)
     if frame is None:
         return None
+    frame = _drop_z(frame, where, warnings)
     before = len(errors)
     geometries = [
         _check_geometry(g, kind, where, labels[i], errors, warnings)
@@ -111,25 +116,84 @@ def _load_layer(
         for i, f in enumerate(features)
     ]
     _check_unique_ids(records, kind, where, errors)
+    columns = list(kind.fields) + sorted({k for r in records for k in r} - set(kind.fields))
+    _check_category_field(story, config, columns, where, errors)
     if len(errors) > before:
         return None
-    columns = list(kind.fields) + sorted({k for r in records for k in r} - set(kind.fields))
     data = {c: [r.get(c) for r in records] for c in columns}
-    return Layer(config, path, gpd.GeoDataFrame(data, geometry=geometries, crs=WGS84))
+    # A property may be called "geometry": it keeps its name, the geometry column takes another.
+    geometry = _free_name("geometry", data)
+    frame = gpd.GeoDataFrame({**data, geometry: geometries}, geometry=geometry, crs=WGS84)
+    return Layer(config, path, frame)
 
 
-def _read_features(path: Path, errors: list[Problem]) -> list[dict] | None:
+def _free_name(name: str, taken: Any) -> str:
+    """``name``, or ``_name``, ``__name``...: the first that is not taken."""
+    while name in taken:
+        name = "_" + name
+    return name
+
+
+def _check_category_field(
+    story: StoryConfig, config: LayerConfig, columns: list[str], where: str, errors: list[Problem]
+) -> None:
+    """map.toml's category_field must name a property of the layer (for events, whose
+    default is the required 'category', the check never fires)."""
+    name = config.category_field
+    if name is None or name in columns:
+        return
+    errors.append(
+        Problem(
+            str(story.folder / CONFIG_NAME),
+            f"expected a property of {where}, found {shown(name)}; "
+            f"its properties are: {shown(columns)[1:-1] or 'none'}",
+            field=f"layers.{config.name}.category_field",
+        )
+    )
+
+
+def _read_json(path: Path, errors: list[Problem]) -> Any:
+    """The parsed file, or None with the reason it cannot be read as JSON."""
     where = str(path)
     try:
-        doc = json.loads(path.read_bytes())
+        return json.loads(path.read_bytes())
     except json.JSONDecodeError as exc:
-        errors.append(
-            Problem(where, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
-        )
-        return None
+        message = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
     except UnicodeDecodeError as exc:
-        errors.append(Problem(where, f"not UTF-8 text: {exc}"))
+        message = f"not UTF-8 text: {exc}"
+    except ValueError as exc:  # an integer with more digits than Python converts
+        message = f"not valid JSON: {exc}"
+    except RecursionError:
+        message = "not valid JSON: arrays or objects nested too deeply"
+    except OSError as exc:
+        message = f"cannot be read: {exc.strerror}"
+    errors.append(Problem(where, message))
+    return None
+
+
+def _read_geometries(
+    doc: dict, features: list[dict], where: str, errors: list[Problem]
+) -> gpd.GeoDataFrame | None:
+    """The geometries and CRS as GDAL reads them, from a copy of the file without properties:
+    they come from the JSON itself, untouched by GDAL's type guessing (which turns "2024-03-16"
+    into a timestamp, fails on "2024-02-30" and on integers past 64 bits)."""
+    geometries_only = {
+        "type": "FeatureCollection",
+        **({"crs": doc["crs"]} if "crs" in doc else {}),
+        "features": [{"type": "Feature", "geometry": f["geometry"]} for f in features],
+    }
+    try:
+        # GDAL's warnings about malformed geometries are left out: the checks below say more.
+        with python_warnings.catch_warnings():
+            python_warnings.simplefilter("ignore", RuntimeWarning)
+            return gpd.read_file(io.BytesIO(json.dumps(geometries_only).encode()), engine="pyogrio")
+    except Exception as exc:  # GDAL's own words are the most useful here
+        errors.append(Problem(where, f"GDAL could not read it as GeoJSON: {exc}"))
         return None
+
+
+def _features(doc: Any, where: str, errors: list[Problem]) -> list[dict] | None:
+    """The features of a GeoJSON FeatureCollection, or None after reporting what is wrong."""
     if not (
         isinstance(doc, dict)
         and doc.get("type") == "FeatureCollection"
@@ -174,28 +238,60 @@ def _read_features(path: Path, errors: list[Problem]) -> list[dict] | None:
                 )
             )
             ok = False
+        elif not _is_id(feature.get("id")):
+            errors.append(Problem(where, _id_message(feature["id"]), feature=f"#{i}", field="id"))
+            ok = False
     return features if ok else None
+
+
+def _is_id(value: Any) -> bool:
+    """GeoJSON allows a string or a number as a feature id (RFC 7946, 3.2)."""
+    return value is None or isinstance(value, str) or _is_number(value)
+
+
+def _id_message(value: Any) -> str:
+    return f"expected a string or a number, found {shown(value)} (what GeoJSON allows as an id)"
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number every format can hold: a 64-bit integer or a finite double."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return _in_int64(value)
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _feature_label(feature: dict, index: int, kind: Kind) -> str:
     props = feature.get("properties") or {}
     fid = props.get(kind.id_field or "id", feature.get("id"))
-    return f"id {fid!r} (#{index})" if isinstance(fid, str | int) else f"#{index}"
+    ok = isinstance(fid, str) or (isinstance(fid, int) and not isinstance(fid, bool))
+    return f"id {shown(fid)} (#{index})" if ok else f"#{index}"
 
 
 def _to_wgs84(
     frame: gpd.GeoDataFrame,
+    declared: bool,
     where: str,
     labels: list[str],
     errors: list[Problem],
     warnings: list[Problem],
 ) -> gpd.GeoDataFrame | None:
-    """Reproject a layer that declares another CRS; refuse coordinates that cannot be lon/lat."""
-    if frame.crs is not None and not frame.crs.equals(WGS84):
+    """Reproject a layer that declares another CRS; refuse coordinates that cannot be lon/lat.
+
+    Without a ``crs`` member GeoJSON is WGS 84 whatever GDAL reports (EPSG:4979 when the
+    coordinates have a z), so only a declared CRS is ever reprojected, or warned about."""
+    if not declared or frame.crs is None:
+        frame = frame.set_crs(WGS84, allow_override=True)
+    elif not frame.crs.to_2d().equals(WGS84, ignore_axis_order=True):
         warnings.append(Problem(where, f"reprojected from {frame.crs.to_string()} to EPSG:4326"))
         frame = frame.to_crs(WGS84)
+    else:
+        frame = frame.set_crs(WGS84, allow_override=True)
     bounds = frame.geometry.bounds
-    bad = ~(bounds.minx.ge(-180) & bounds.maxx.le(180) & bounds.miny.ge(-90) & bounds.maxy.le(90))
+    empty = frame.geometry.isna() | frame.geometry.is_empty  # reported by _check_geometry
+    inside = bounds.minx.ge(-180) & bounds.maxx.le(180) & bounds.miny.ge(-90) & bounds.maxy.le(90)
+    bad = ~(inside | empty)
     for i in bounds.index[bad]:
         b = bounds.loc[i]
         errors.append(
@@ -210,6 +306,15 @@ def _to_wgs84(
             )
         )
     return None if bad.any() else frame
+
+
+def _drop_z(frame: gpd.GeoDataFrame, where: str, warnings: list[Problem]) -> gpd.GeoDataFrame:
+    """Keep x and y only: the map is 2D, and formats that declare a geometry type (FlatGeobuf,
+    GeoPackage) refuse a 3D point in a 2D layer."""
+    if not frame.geometry.has_z.any():
+        return frame
+    warnings.append(Problem(where, "z coordinates dropped: the map and exports are 2D"))
+    return frame.set_geometry(shapely.force_2d(frame.geometry.values))
 
 
 def _check_geometry(
@@ -269,13 +374,20 @@ def _check_properties(
     props: dict, feature: dict, kind: Kind, where: str, label: str, errors: list[Problem]
 ) -> dict:
     out: dict[str, Any] = {}
+    refused = set()
     for name, value in props.items():
+        message = _property_problem(name, value, kind)
+        if message:
+            errors.append(Problem(where, message, feature=label, field=_field_name(name)))
+            refused.add(name)
         out[name] = (
             json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
         )
     if kind.id_field is None and "id" not in out and feature.get("id") is not None:
         out["id"] = feature["id"]
     for spec in kind.fields.values():
+        if spec.name in refused:
+            continue
         value = props.get(spec.name)
         if value is None or value == "":
             if spec.required:
@@ -304,7 +416,7 @@ def _check_properties(
             errors.append(
                 Problem(
                     where,
-                    f"expected {_expected(spec)}, found {value!r}"
+                    f"expected {_expected(spec)}, found {shown(value)}"
                     + (f" ({message})" if message is not True else ""),
                     feature=label,
                     field=spec.name,
@@ -315,18 +427,87 @@ def _check_properties(
     return out
 
 
+def _property_problem(name: str, value: Any, kind: Kind) -> str | None:
+    """What stops a property from being published as is, whatever its kind says of it:
+    every value must be one that the map and every export format can hold."""
+    if name == COUNTRY_FIELD:
+        return (
+            f"'{COUNTRY_FIELD}' is derived by the build (the country a point lies in); "
+            "rename this property"
+        )
+    if name == "id" and kind.id_field is None and not _is_id(value):
+        return _id_message(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not _in_int64(value):
+        return (
+            f"expected a whole number from -2**63 to 2**63-1 (64 bits), found {shown(value)}; "
+            "write it as a string (in quotes) to keep it as text"
+        )
+    for part in _walk(name, value):
+        if isinstance(part, float) and not math.isfinite(part):
+            return f"expected a finite number, found {part!r} (JSON has no NaN or Infinity)"
+        if isinstance(part, str) and not _is_unicode(part):
+            return f"expected Unicode text, found {shown(part)} (a lone surrogate escape)"
+    return None
+
+
+def _walk(name: str, value: Any) -> Iterator[Any]:
+    """The property's name, its value and every key and value nested in it, without recursion:
+    the JSON parser allows nesting deeper than a recursive walk would."""
+    stack = [name, value]
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _in_int64(value: int) -> bool:
+    return INT64[0] <= value <= INT64[1]
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a string with a lone surrogate ("\\ud800" in JSON): it cannot be written as
+    UTF-8, so no page or file could hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _field_name(name: str) -> str:
+    return name if _is_unicode(name) else name.encode("utf-8", "backslashreplace").decode()
+
+
 def _expected(spec: FieldSpec) -> str:
     return {
         "text": "text",
         "slug": "a lower-case slug like 'junta-ends-sofa'",
         "date": "an ISO 8601 date (YYYY-MM-DD, YYYY-MM or YYYY)",
         "precision": f"one of {', '.join(PRECISIONS)}",
-        "number": "a number",
-        "integer": "a whole number",
+        "number": "a number" + _range(spec),
+        "integer": "a whole number" + _range(spec),
         "url": "an http(s) URL",
         "iso3": "an ISO 3166-1 alpha-3 code like 'NER'",
         "enum": "one of " + ", ".join(repr(v) for v in spec.values),
     }[spec.type]
+
+
+def _range(spec: FieldSpec) -> str:
+    if spec.min is not None and spec.max is not None:
+        return f" from {spec.min:g} to {spec.max:g}"
+    if spec.min is not None:
+        return f" of {spec.min:g} or more"
+    return f" of {spec.max:g} or less" if spec.max is not None else ""
+
+
+def _in_range(spec: FieldSpec, value: float) -> bool:
+    low = -math.inf if spec.min is None else spec.min
+    high = math.inf if spec.max is None else spec.max
+    return low <= value <= high
 
 
 def _check_value(spec: FieldSpec, value: Any, props: dict) -> str | bool | None:
@@ -343,17 +524,12 @@ def _check_value(spec: FieldSpec, value: Any, props: dict) -> str | bool | None:
     if t == "iso3":
         return None if isinstance(value, str) and _ISO3.match(value) else True
     if t == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        return None if ok else True
+        return None if _is_number(value) and _in_range(spec, value) else True
     if t == "integer":
-        return None if isinstance(value, int) and not isinstance(value, bool) else True
+        ok = isinstance(value, int) and not isinstance(value, bool) and _in_range(spec, value)
+        return None if ok else True
     if t == "url":
-        if not isinstance(value, str):
-            return True
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            return "only http:// and https:// links are allowed"
-        return None
+        return url_problem(value) if isinstance(value, str) else True
     if t == "date":
         return _check_date(value, props.get(spec.precision) if spec.precision else None)
     raise AssertionError(f"unknown field type {t}")  # kinds.toml is ours: a bug, not bad input

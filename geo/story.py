@@ -7,19 +7,34 @@ or a wrong type is an error that names the key.
 
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from geo.kinds import PALETTE, kinds, tomllib
-from geo.problems import Problem, StoryError
+from geo.problems import Problem, StoryError, shown
 
 CONFIG_NAME = "map.toml"
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+# \Z, not $ (which also matches before a final newline); [0-9], not \d (any script's digits).
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*\Z")
+_DASH = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")  # SVG length: no sign, no exponent
+DASH_MAX_PX = 1000
+# Style numbers: a Leaflet or matplotlib value out of these ranges draws nothing useful or
+# breaks the drawing (an infinite weight, a NaN radius: TOML allows both).
+STYLE_RANGES: dict[str, tuple[float, float]] = {
+    "fill_opacity": (0, 1),
+    "opacity": (0, 1),
+    "weight": (0, 50),
+    "radius": (0, 100),
+    "focus_weight": (0, 50),
+}
 
 # Each key of map.toml: its type and what it is for (the README documents the same table).
 TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -31,10 +46,14 @@ TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "description": (str, "one or two sentences for screen readers and link previews"),
     "licence": (str, "terms of the layers' data, for the exports (a layer may set its own)"),
     "order": (list, "layer names from bottom to top; unnamed layers follow"),
-    "layers": (dict, "one table per layer, [layers.NAME]"),
+    "layers": (
+        dict,
+        "one table per layer, [layers.NAME]; NAME uses letters, digits, '_', '-' and '.', "
+        "and does not start with '-' or '.'",
+    ),
 }
 LAYER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "file": (str, "GeoJSON file in the story folder (default NAME.geojson)"),
+    "file": (str, "GeoJSON file inside the story folder (default NAME.geojson)"),
     "kind": (str, "layer kind: " + ", ".join(sorted(kinds()))),
     "title": (str, "name in the legend and layer control"),
     "popup": (list, "properties listed in popups of 'features' layers (default: all)"),
@@ -52,12 +71,12 @@ STYLE_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "fill_color": (str, "fill colour '#rrggbb'"),
     "fill_opacity": ((int, float), "0 to 1"),
     "opacity": ((int, float), "stroke opacity, 0 to 1"),
-    "weight": ((int, float), "stroke width in pixels"),
-    "radius": ((int, float), "point marker radius in pixels"),
-    "dash_array": (str, "SVG dash pattern, e.g. '4 3'"),
+    "weight": ((int, float), "stroke width in pixels, 0 to 50"),
+    "radius": ((int, float), "point marker radius in pixels, 0 to 100"),
+    "dash_array": (str, "SVG dash pattern in pixels, e.g. '4 3' (or '4,3')"),
     "focus_color": (str, "stroke colour of the focus country"),
     "focus_fill_color": (str, "fill colour of the focus country"),
-    "focus_weight": ((int, float), "stroke width of the focus country"),
+    "focus_weight": ((int, float), "stroke width of the focus country, 0 to 50"),
 }
 
 
@@ -100,50 +119,36 @@ def read_story(folder: Path) -> StoryConfig:
     folder = Path(folder)
     if not folder.is_dir():
         raise StoryError([Problem(str(folder), "story folder not found (expected a directory)")])
-    files = sorted(p.name for p in folder.glob("*.geojson"))
     config_path = folder / CONFIG_NAME
+    where = str(config_path)
+    raw = _read_config(config_path)
     problems: list[Problem] = []
-    raw: dict[str, Any] = {}
-    if config_path.exists():
-        try:
-            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise StoryError([Problem(str(config_path), f"not valid TOML: {exc}")]) from exc
-        _check_table(raw, TOP_KEYS, "", str(config_path), problems)
-    layer_tables = raw.get("layers", {}) if isinstance(raw.get("layers"), dict) else {}
-    licence = raw.get("licence") if isinstance(raw.get("licence"), str) else None
-    layers = []
-    for name, table in layer_tables.items():
-        if not isinstance(table, dict):
-            problems.append(
-                Problem(str(config_path), "expected a table [layers.NAME]", field=f"layers.{name}")
+    _check_table(raw, TOP_KEYS, "", where, problems)
+    language = raw.get("language")
+    if isinstance(language, str) and not _LANGUAGE.match(language):
+        problems.append(
+            Problem(
+                where,
+                f"expected a language tag like 'en' or 'fr-CA', found {shown(language)}",
+                field="language",
             )
-            continue
-        layers.append(_layer_config(name, table, folder, str(config_path), problems, licence))
-    configured = {lc.file for lc in layers}
-    for fname in files:
-        if fname not in configured:
-            name = Path(fname).stem
-            layers.append(_layer_config(name, {}, folder, str(config_path), problems, licence))
-    if not layers:
+        )
+    licence = raw.get("licence") if isinstance(raw.get("licence"), str) else None
+    named = _configured_layers(raw, folder, where, problems, licence)
+    named += _unlisted_layers(folder, named, problems, licence)
+    if not named:
         problems.append(Problem(str(folder), "no layers: expected at least one *.geojson file"))
+    _check_unique_names(named, problems)
     order = raw.get("order", [])
     if isinstance(order, list):
-        known = {lc.name for lc in layers}
-        for i, name in enumerate(order):
-            if name not in known:
-                problems.append(
-                    Problem(
-                        str(config_path),
-                        f"unknown layer {name!r}; expected one of: {', '.join(sorted(known))}",
-                        field=f"order[{i}]",
-                    )
-                )
+        _check_order(order, {n.config.name for n in named}, where, problems)
     if problems:
         raise StoryError(problems)
     rank = {name: i for i, name in enumerate(order)}
-    layers.sort(key=lambda lc: (rank.get(lc.name, len(rank)), kinds()[lc.kind].order, lc.name))
-    layers = _automatic_colours(layers)
+    layers = sorted(
+        (n.config for n in named),
+        key=lambda lc: (rank.get(lc.name, len(rank)), kinds()[lc.kind].order, lc.name),
+    )
     return StoryConfig(
         folder=folder,
         name=_slug(raw.get("name") or folder.resolve().name),
@@ -152,9 +157,136 @@ def read_story(folder: Path) -> StoryConfig:
         credit=raw.get("credit", ""),
         language=raw.get("language", "en"),
         description=raw.get("description", raw.get("subtitle", "")),
-        layers=tuple(layers),
+        layers=tuple(_automatic_colours(layers)),
         has_config=config_path.exists(),
     )
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A layer and where its name comes from, for messages: a [layers.NAME] table of map.toml
+    (``field`` is then its key), or a file that map.toml does not list (``field`` is None)."""
+
+    config: LayerConfig
+    where: str
+    field: str | None
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """map.toml as a table, {} when the story has none; a map.toml that cannot be read as TOML
+    stops here, since nothing else can be checked without it."""
+    if not path.exists():
+        return {}
+    where = str(path)
+    if not path.is_file():
+        found = "a folder" if path.is_dir() else "something else"
+        raise StoryError([Problem(where, f"expected a file, found {found}")])
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, an int too long to read
+        raise StoryError([Problem(where, f"not valid TOML: {exc}")]) from exc
+    except RecursionError as exc:
+        message = "cannot be read: arrays or tables nested too deeply"
+        raise StoryError([Problem(where, message)]) from exc
+    except OSError as exc:
+        raise StoryError([Problem(where, f"cannot be read: {exc.strerror}")]) from exc
+
+
+def _configured_layers(
+    raw: dict[str, Any], folder: Path, where: str, problems: list[Problem], licence: str | None
+) -> list[_Named]:
+    """The layers map.toml lists, in its [layers.NAME] tables."""
+    tables = raw.get("layers") if isinstance(raw.get("layers"), dict) else {}
+    out = []
+    for name, table in tables.items():
+        field = f"layers.{name}"
+        if not isinstance(table, dict):
+            problems.append(Problem(where, "expected a table [layers.NAME]", field=field))
+            continue
+        _check_name(name, where, field, problems)
+        config = _layer_config(name, table, folder, where, problems, licence)
+        out.append(_Named(config, where, field))
+    return out
+
+
+def _unlisted_layers(
+    folder: Path, listed: list[_Named], problems: list[Problem], licence: str | None
+) -> list[_Named]:
+    """A plain layer, named after its file, for each *.geojson file map.toml does not list."""
+    try:
+        files = sorted(p.name for p in folder.glob("*.geojson") if p.is_file())
+    except OSError as exc:
+        problems.append(Problem(str(folder), f"cannot be read: {exc.strerror}"))
+        return []
+    taken = {os.path.normpath(n.config.file) for n in listed}
+    out = []
+    for fname in files:
+        if fname in taken:
+            continue
+        where, name = str(folder / fname), fname.removesuffix(".geojson")
+        _check_name(name, where, None, problems)
+        out.append(_Named(_layer_config(name, {}, folder, where, problems, licence), where, None))
+    return out
+
+
+def _check_name(name: str, where: str, field: str | None, problems: list[Problem]) -> None:
+    """A layer name becomes file names, GeoPackage tables and page element ids: refuse what
+    would break one of them, but keep hyphens, dots, leading digits and non-ASCII letters."""
+    message = _name_problem(name)
+    if message:
+        hint = "" if field else " (the layer is named after its file: rename the file)"
+        problems.append(Problem(where, message + hint, field=field))
+
+
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "layer name is empty"
+    if name[0] in "-.":
+        return f"layer name {shown(name)} must not start with '-' or '.'"
+    bad = next((c for c in name if not _name_char(c)), None)
+    if bad is not None:
+        return (
+            f"layer name {shown(name)} may use only letters, digits, '_', '-' and '.', "
+            f"found {bad!r}"
+        )
+    return None
+
+
+def _name_char(char: str) -> bool:
+    # Combining marks too: 'région' typed on a Mac may name its file with a decomposed 'é'.
+    return char.isalnum() or char in "_-." or unicodedata.category(char).startswith("M")
+
+
+def _check_unique_names(named: list[_Named], problems: list[Problem]) -> None:
+    """Two layers may not share a name up to case: file systems and GeoPackage table names
+    ignore case, so 'Roads' and 'roads' would overwrite each other."""
+    seen: dict[str, str] = {}
+    for n in named:
+        name = n.config.name
+        key = unicodedata.normalize("NFC", name).casefold()
+        if key not in seen:
+            seen[key] = name
+            continue
+        other = seen[key]
+        message = (
+            f"two layers are named {shown(name)}"
+            if other == name
+            else f"layer name {shown(name)} differs from {shown(other)} only by upper/lower "
+            "case; layer names must differ by more than upper/lower case "
+            "(file systems and GeoPackage tables ignore case)"
+        )
+        problems.append(Problem(n.where, message, field=n.field))
+
+
+def _check_order(order: list, known: set[str], where: str, problems: list[Problem]) -> None:
+    for i, name in enumerate(order):
+        if not isinstance(name, str):
+            message = f"expected a layer name (a string), found {_found(name)}"
+        elif name not in known:
+            message = f"unknown layer {shown(name)}; expected one of: {', '.join(sorted(known))}"
+        else:
+            continue
+        problems.append(Problem(where, message, field=f"order[{i}]"))
 
 
 def _layer_config(
@@ -167,63 +299,38 @@ def _layer_config(
 ) -> LayerConfig:
     prefix = f"layers.{name}"
     _check_table(table, LAYER_KEYS, prefix + ".", where, problems)
-    if not _NAME.match(name):
-        problems.append(
-            Problem(
-                where,
-                f"layer name {name!r} may use only letters, digits, '_' and '-'",
-                field=prefix,
-            )
-        )
     kind = table.get("kind", "features")
     if kind not in kinds():
         problems.append(
             Problem(
                 where,
-                f"unknown kind {kind!r}; expected one of: {', '.join(sorted(kinds()))}",
+                f"unknown kind {shown(kind)}; expected one of: {', '.join(sorted(kinds()))}",
                 field=prefix + ".kind",
             )
         )
         kind = "features"
     file = table.get("file", f"{name}.geojson")
-    if isinstance(file, str) and not (folder / file).is_file():
-        problems.append(
-            Problem(where, f"file {file!r} not found in {folder}", field=prefix + ".file")
-        )
+    if isinstance(file, str):
+        _check_file(file, folder, where, prefix + ".file", problems)
     style = table.get("style", {})
     if isinstance(style, dict):
-        _check_table(style, STYLE_KEYS, prefix + ".style.", where, problems)
-        for key, value in style.items():
-            if "color" in key and isinstance(value, str) and not _COLOR.match(value):
-                problems.append(
-                    Problem(
-                        where,
-                        f"expected a colour like '#1a2b3c', found {value!r}",
-                        field=f"{prefix}.style.{key}",
-                    )
-                )
+        style = _checked_style(style, prefix + ".style.", where, problems)
     categories = table.get("categories", {})
     if isinstance(categories, dict):
         for key, value in categories.items():
-            if not (isinstance(value, str) and _COLOR.match(value)):
-                problems.append(
-                    Problem(
-                        where,
-                        f"expected a colour like '#1a2b3c', found {value!r}",
-                        field=f"{prefix}.categories.{key}",
-                    )
-                )
+            _check_colour(value, where, f"{prefix}.categories.{key}", problems)
     popup = table.get("popup")
     if isinstance(popup, list) and not all(isinstance(v, str) for v in popup):
         problems.append(
             Problem(where, "expected a list of property names (strings)", field=prefix + ".popup")
         )
     source_url = table.get("source_url")
-    if isinstance(source_url, str) and not source_url.startswith(("http://", "https://")):
+    reason = url_problem(source_url) if isinstance(source_url, str) else None
+    if reason:
         problems.append(
             Problem(
                 where,
-                f"expected an http(s) URL, found {source_url!r}",
+                f"expected an http(s) URL, found {shown(source_url)} ({reason})",
                 field=prefix + ".source_url",
             )
         )
@@ -244,6 +351,92 @@ def _layer_config(
         licence=table.get("licence", licence),
         show=table.get("show", True),
     )
+
+
+def _check_file(file: str, folder: Path, where: str, field: str, problems: list[Problem]) -> None:
+    """A layer file is named relative to the story folder and may not leave it: a story is
+    published as a whole, and must not read (and publish) files from elsewhere."""
+    path = Path(file)
+    if path.is_absolute() or ".." in path.parts:
+        message = f"file must be inside the story folder, found {shown(file)}"
+    elif not (folder / path).is_file():
+        message = f"file {shown(file)} not found in {folder}"
+    else:
+        return
+    problems.append(Problem(where, message, field=field))
+
+
+def _checked_style(style: dict, prefix: str, where: str, problems: list[Problem]) -> dict[str, Any]:
+    """Check a [style] table's keys, types, colours and ranges; return it with the dash
+    pattern normalised to the space-separated form every renderer reads."""
+    _check_table(style, STYLE_KEYS, prefix, where, problems)
+    out = dict(style)
+    for key, value in style.items():
+        field = prefix + key
+        if "color" in key and isinstance(value, str):
+            _check_colour(value, where, field, problems)
+        elif key in STYLE_RANGES and _is_number(value):
+            low, high = STYLE_RANGES[key]
+            if not low <= value <= high:  # also refuses nan
+                problems.append(
+                    Problem(
+                        where,
+                        f"expected a number from {low:g} to {high:g}, found {shown(value)}",
+                        field=field,
+                    )
+                )
+        elif key == "dash_array" and isinstance(value, str):
+            dashes = _dash_array(value)
+            if dashes is None:
+                problems.append(
+                    Problem(
+                        where,
+                        f"expected an SVG dash pattern: lengths in pixels from 0 to "
+                        f"{DASH_MAX_PX}, not all 0, separated by spaces or commas, like '4 3'; "
+                        f"found {shown(value)}",
+                        field=field,
+                    )
+                )
+            else:
+                out[key] = dashes
+    return out
+
+
+def _dash_array(text: str) -> str | None:
+    """'4 3' for '4,3', '4, 3' or '4 3'; '' (a solid line) for ''; None when it is not a
+    list of lengths."""
+    parts = [p for p in re.split(r"[\s,]+", text) if p]
+    if not all(_DASH.match(p) for p in parts):
+        return None
+    lengths = [float(p) for p in parts]
+    if lengths and (max(lengths) > DASH_MAX_PX or not any(lengths)):
+        return None
+    return " ".join(parts)
+
+
+def url_problem(url: str) -> str | None:
+    """Why a link is refused, None for a plain http(s) URL: only those become links, and a
+    space or an invisible character in one can hide where it leads."""
+    if any(c.isspace() or unicodedata.category(c).startswith("C") for c in url):
+        return "a link may not contain spaces, control or invisible characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "http://[x": an unclosed IPv6 address
+        return str(exc)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "only http:// and https:// links are allowed"
+    return None
+
+
+def _check_colour(value: Any, where: str, field: str, problems: list[Problem]) -> None:
+    if not (isinstance(value, str) and _COLOR.match(value)):
+        problems.append(
+            Problem(where, f"expected a colour like '#1a2b3c', found {shown(value)}", field=field)
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _automatic_colours(layers: list[LayerConfig]) -> list[LayerConfig]:
@@ -279,11 +472,15 @@ def _check_table(
             problems.append(
                 Problem(
                     where,
-                    f"expected {' or '.join(_TYPE_NAMES[t] for t in names)}, "
-                    f"found {_TYPE_NAMES.get(type(value), type(value).__name__)} {value!r}",
+                    f"expected {' or '.join(_TYPE_NAMES[t] for t in names)}, found {_found(value)}",
                     field=prefix + key,
                 )
             )
+
+
+def _found(value: Any) -> str:
+    """'a number 3': what a wrong value is, for "expected X, found Y"."""
+    return f"{_TYPE_NAMES.get(type(value), type(value).__name__)} {shown(value)}"
 
 
 _TYPE_NAMES = {
