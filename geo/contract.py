@@ -22,6 +22,7 @@ from geo.text import missing
 
 VERSION = 1
 COORDINATE_GRID = 1e-5  # degrees, about 1 m: finer than the map ever shows
+POINT_TYPE = 0  # shapely's type id of a Point
 
 
 # One line of a popup, read from the layer's columns (see story.js, popupRow): ``as`` is
@@ -188,7 +189,11 @@ def layer_document(scene: LayerScene) -> LayerDoc:
         "interactive": scene.interactive,
         "cluster": scene.cluster,
         "count": len(frame),
-        "columns": {c: [_value(v) for v in frame[c]] for c in frame.columns if c in used},
+        "columns": {
+            c: [_value(v) for v in frame[c]]
+            for c in frame.columns
+            if c in used and c != frame.geometry.name
+        },
         "popup": popup,
         "titleField": scene.title_field,
         "idField": scene.id_field,
@@ -202,7 +207,7 @@ def layer_document(scene: LayerScene) -> LayerDoc:
         "timeMode": scene.time_mode,
     }
     geoms = shapely.set_precision(frame.geometry.values, COORDINATE_GRID)
-    if scene.family == "point":
+    if (shapely.get_type_id(geoms) == POINT_TYPE).all():  # as columns; MultiPoints as GeoJSON
         doc["lon"] = [round(float(x), 5) for x in shapely.get_x(geoms)]
         doc["lat"] = [round(float(y), 5) for y in shapely.get_y(geoms)]
     else:

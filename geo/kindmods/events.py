@@ -47,7 +47,8 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     for record, geom, far in zip(records, frame.geometry, edges, strict=True):
         rows.append(_columns(record, geom, far, cats.field if cats else None))
         geometries.append(far[0] if far else geom)
-    drawn = frame.assign(**{k: [r[k] for r in rows] for k in rows[0]}).set_geometry(geometries)
+    drawn = frame.assign(**{k: [r[k] for r in rows] for k in rows[0]})
+    drawn[frame.geometry.name] = geometries  # far-away events move to the edge
     legend = category_legend(cats, "event") if cats else []
     if far_places:
         places = ", ".join(dict.fromkeys(far_places))

@@ -27,7 +27,7 @@ def scene(layer: Layer, story: Story, view: Bounds, kind: str = "features") -> L
     cats = categories(layer, fam, base)
     title_field = next((f for f in ("name", "title") if f in frame.columns), None)
     fields = layer.config.popup or [
-        c for c in frame.columns if c not in ("geometry", title_field, "id", "in_country")
+        c for c in frame.columns if c not in (frame.geometry.name, title_field, "id", "in_country")
     ]
     swatch = FAMILY_SWATCH[fam]
     legend = (
