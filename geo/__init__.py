@@ -1,9 +1,13 @@
 """Publish a story (a folder of GeoJSON layers) as an offline Leaflet map and GIS-ready data.
 
 The pipeline reads top to bottom: ``story`` (map.toml) -> ``load`` (read + validate) ->
-``combine`` (geopandas) -> ``kinds`` (one scene per layer) -> outputs that draw scenes
+``combine`` (geopandas) -> ``kindmods`` (one scene per layer) -> outputs that draw scenes
 (``render``, ``preview``, ``exports``) -> ``build`` (writes atomically). The names below are
 the Python API; they are imported on first use, so the command line starts fast.
+
+    story = geo.read_story("layers")            # or geo.story_from_frames({...}, title=...)
+    m = story.to_folium()                       # a folium.Map: add markers, then m.save(...)
+    story.publish("dist")                       # page, preview, embeds and data, atomically
 """
 
 from __future__ import annotations
@@ -11,7 +15,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_API = {"build": "geo.build"}
+_API = {
+    "read_story": "geo.build",
+    "story_from_frames": "geo.build",
+    "publish": "geo.build",
+    "build": "geo.build",
+    "BuildResult": "geo.build",
+    "Story": "geo.combine",
+    "StoryError": "geo.problems",
+    "Problem": "geo.problems",
+}
 __all__ = sorted(_API)
 
 

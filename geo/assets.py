@@ -24,6 +24,7 @@ def scripts() -> tuple[str, ...]:
     """The JavaScript the map runs, in load order."""
     return (
         _read(leaflet.BASE_DIR, "leaflet.js"),
+        _default_icon(),
         _read(cluster.BASE_DIR, "leaflet.markercluster.js"),
         _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.js"),
         files("geo").joinpath("templates/story.js").read_text(encoding="utf-8"),
@@ -41,6 +42,22 @@ def stylesheets() -> tuple[str, ...]:
         _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.css"),
         files("geo").joinpath("templates/story.css").read_text(encoding="utf-8"),
     )
+
+
+def _default_icon() -> str:
+    """Leaflet's default marker images as data: URIs, so that a folium.Marker a notebook user
+    adds shows offline (Leaflet would look for marker-icon.png beside the page)."""
+    images = Path(leaflet.BASE_DIR) / "images"
+    options = {
+        "iconUrl": "marker-icon.png",
+        "iconRetinaUrl": "marker-icon-2x.png",
+        "shadowUrl": "marker-shadow.png",
+    }
+    lines = ['L.Icon.Default.imagePath = "";']
+    for key, name in options.items():
+        encoded = base64.b64encode((images / name).read_bytes()).decode("ascii")
+        lines.append(f'L.Icon.Default.prototype.options.{key} = "data:image/png;base64,{encoded}";')
+    return "\n".join(lines) + "\n"
 
 
 def _read(base_dir: str, name: str) -> str:

@@ -101,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(message, file=sys.stderr)
 
-    from geo.build import build, check
+    from geo.build import build, read_story
 
     try:
         if args.check:
-            story = check(args.story, log)
+            story = read_story(args.story, log)
             print(summary(story))
         else:
             result = build(

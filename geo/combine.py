@@ -8,7 +8,11 @@ lies outside the country it is said to be in is flagged. The map gets simplified
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -18,6 +22,12 @@ from geo.load import COUNTRY_FIELD, Layer
 from geo.problems import Problem, StoryError
 from geo.story import StoryConfig
 
+if TYPE_CHECKING:
+    import folium
+
+    from geo.build import BuildResult
+    from geo.scene import LayerScene
+
 WEB_TOLERANCE = 0.01  # degrees, about 1.1 km: a pixel at zoom 7, a few at the map's max zoom 9
 WEB_GRID = 1e-4  # degrees, about 11 m
 POINT_GRID = 1e-5
@@ -25,7 +35,11 @@ POINT_GRID = 1e-5
 
 @dataclass(frozen=True)
 class Story:
-    """Everything the renderer and the exporters need, derived once."""
+    """A validated, combined story: everything the outputs need, derived once.
+
+    Made by ``geo.read_story(folder)`` or ``geo.story_from_frames(...)``. Its methods are the
+    Python API's outputs; a notebook shows the map inline (``_repr_html_``).
+    """
 
     config: StoryConfig
     layers: tuple[Layer, ...]
@@ -33,8 +47,47 @@ class Story:
     focus: str | None  # name of the focus country
     neighbours: tuple[str, ...]  # countries whose geometry touches the focus country
 
-    def layer_of_kind(self, kind: str) -> Layer | None:
-        return next((layer for layer in self.layers if layer.config.kind == kind), None)
+    def layer(self, name: str) -> Layer:
+        """The layer called ``name``."""
+        return next(layer for layer in self.layers if layer.name == name)
+
+    @cached_property
+    def scenes(self) -> tuple[LayerScene, ...]:
+        """Every layer as its kind draws it."""
+        from geo.kindmods import story_scenes
+
+        return story_scenes(self)
+
+    def to_folium(self, tiles: str | None = None) -> folium.Map:
+        """The map as a folium.Map, inside its page: add markers or plugins, then ``.save()``."""
+        from geo.chapters import chapter_documents
+        from geo.render import to_folium
+
+        return to_folium(self, self.scenes, tiles=tiles, chapters=chapter_documents(self))
+
+    def to_html(self, tiles: str | None = None) -> str:
+        """The whole page, one self-contained HTML file, as text."""
+        return self.to_folium(tiles).get_root().render()
+
+    def preview(self, path: str | Path | None = None) -> bytes:
+        """The 1200x630 PNG preview; also written to ``path`` when given."""
+        from geo.preview import write_preview
+
+        buffer = io.BytesIO()
+        write_preview(self, self.scenes, buffer)
+        if path is not None:
+            Path(path).write_bytes(buffer.getvalue())
+        return buffer.getvalue()
+
+    def publish(self, out_dir: str | Path, **options: Any) -> BuildResult:
+        """Write page, preview, embeds and data into ``out_dir`` atomically, as the command
+        line does; ``options``: exports, tiles, base_url, log (see geo.build.publish)."""
+        from geo.build import publish
+
+        return publish(self, out_dir, **options)
+
+    def _repr_html_(self) -> str:
+        return self.to_folium()._repr_html_()
 
 
 def combine(config: StoryConfig, layers: list[Layer], warnings: list[Problem]) -> Story:
@@ -79,7 +132,7 @@ def _neighbours(
     if len(focus_rows) != 1:
         warnings.append(
             Problem(
-                str(countries.path),
+                countries.where,
                 f"expected exactly one country with role 'focus', found {len(focus_rows)}",
                 field="role",
             )
@@ -97,7 +150,7 @@ def _neighbours(
     )
     for names, message in mismatches:
         warnings.extend(
-            Problem(str(countries.path), message, feature=f"name {n!r}", field="role")
+            Problem(countries.where, message, feature=f"name {n!r}", field="role")
             for n in sorted(names)
         )
     return name, derived
@@ -148,7 +201,7 @@ def _check_stated_country(
         if area.intersects(swapped):
             errors.append(
                 Problem(
-                    str(layer.path),
+                    layer.where,
                     f"the point (lon {point.x:g}, lat {point.y:g}) lies {where}, not in {stated}; "
                     f"with lon and lat swapped it would lie in {stated}: "
                     "GeoJSON order is [lon, lat]",
@@ -159,7 +212,7 @@ def _check_stated_country(
         else:
             warnings.append(
                 Problem(
-                    str(layer.path),
+                    layer.where,
                     f"said to be in {stated} but the point (lon {point.x:g}, lat {point.y:g}) "
                     f"lies {where}",
                     feature=label,
@@ -185,7 +238,7 @@ def _web_frame(layer: Layer, warnings: list[Problem]) -> gpd.GeoDataFrame:
     if not kept.all():
         warnings.append(
             Problem(
-                str(layer.path),
+                layer.where,
                 f"{(~kept).sum()} feature(s) too small to show "
                 "at map scale were left off the map (they stay in the data export)",
             )

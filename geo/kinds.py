@@ -53,6 +53,7 @@ class Kind:
     style: dict[str, Any]
     id_field: str | None = None
     label_field: str | None = None
+    view: str = "include"  # "fit", "include" or "ignore": see kinds.toml
 
     @property
     def date_fields(self) -> list[str]:
@@ -87,5 +88,6 @@ def kinds() -> dict[str, Kind]:
             style=dict(spec.get("style", {})),
             id_field=spec.get("id_field"),
             label_field=spec.get("label_field"),
+            view=spec.get("view", "include"),
         )
     return out

@@ -15,7 +15,7 @@ import json
 import math
 import re
 import warnings as python_warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,8 +54,9 @@ class Layer:
     """A validated layer: its configuration and its features at full precision in EPSG:4326."""
 
     config: LayerConfig
-    path: Path
+    where: str  # what a problem names: the file, or the layer given as a GeoDataFrame
     frame: gpd.GeoDataFrame
+    path: Path | None = None  # the GeoJSON file it was read from
     web: gpd.GeoDataFrame | None = None  # simplified copy for the map, set by combine
 
     @property
@@ -79,13 +80,63 @@ def load_layers(story: StoryConfig) -> tuple[list[Layer], list[Problem]]:
     return layers, warnings
 
 
+def load_frames(
+    story: StoryConfig, frames: Mapping[str, gpd.GeoDataFrame]
+) -> tuple[list[Layer], list[Problem]]:
+    """Validate layers given as GeoDataFrames, exactly as files are (through the same GeoJSON
+    form); a problem names the layer where a file's would name the file."""
+    layers, errors, warnings = [], [], []
+    for config in story.layers:
+        doc = _frame_document(frames[config.name], config.name, errors)
+        layer = None if doc is None else _layer(doc, config, None, config.name, errors, warnings)
+        if layer is not None:
+            layers.append(layer)
+    if errors:
+        raise StoryError(errors)
+    return layers, warnings
+
+
+def _frame_document(frame: gpd.GeoDataFrame, name: str, errors: list[Problem]) -> Any:
+    """A GeoDataFrame as the GeoJSON document a file of it would hold (missing values left
+    out, dates as ISO text, a projected CRS named in a ``crs`` member)."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        errors.append(Problem(name, f"expected a GeoDataFrame, found {type(frame).__name__}"))
+        return None
+    doc = frame.to_geo_dict(na="drop", drop_id=True)
+    if frame.crs is not None and not frame.crs.equals(WGS84):
+        doc["crs"] = {"type": "name", "properties": {"name": frame.crs.to_string()}}
+    return json.loads(json.dumps(doc, default=_json_value))
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "isoformat"):  # dates and timestamps: as precise as they are given
+        return value.isoformat()[:10] if not getattr(value, "hour", 0) else value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def _load_layer(
     story: StoryConfig, config: LayerConfig, errors: list[Problem], warnings: list[Problem]
 ) -> Layer | None:
     path = story.folder / config.file
-    where = str(path)
     doc = _read_json(path, errors)
-    features = None if doc is None else _features(doc, where, errors)
+    if doc is None:
+        return None
+    return _layer(doc, config, path, str(story.folder / CONFIG_NAME), errors, warnings)
+
+
+def _layer(
+    doc: Any,
+    config: LayerConfig,
+    path: Path | None,
+    config_where: str,
+    errors: list[Problem],
+    warnings: list[Problem],
+) -> Layer | None:
+    """Validate one layer's GeoJSON document; ``path`` is None for a GeoDataFrame."""
+    where = str(path) if path is not None else config.name
+    features = _features(doc, where, errors)
     if features is None:
         return None
     frame = _read_geometries(doc, features, where, errors)
@@ -117,14 +168,14 @@ def _load_layer(
     ]
     _check_unique_ids(records, kind, where, errors)
     columns = list(kind.fields) + sorted({k for r in records for k in r} - set(kind.fields))
-    _check_category_field(story, config, columns, where, errors)
+    _check_category_field(config_where, config, columns, where, errors)
     if len(errors) > before:
         return None
     data = {c: [r.get(c) for r in records] for c in columns}
     # A property may be called "geometry": it keeps its name, the geometry column takes another.
     geometry = _free_name("geometry", data)
     frame = gpd.GeoDataFrame({**data, geometry: geometries}, geometry=geometry, crs=WGS84)
-    return Layer(config, path, frame)
+    return Layer(config, where, frame, path)
 
 
 def _free_name(name: str, taken: Any) -> str:
@@ -135,7 +186,7 @@ def _free_name(name: str, taken: Any) -> str:
 
 
 def _check_category_field(
-    story: StoryConfig, config: LayerConfig, columns: list[str], where: str, errors: list[Problem]
+    config_where: str, config: LayerConfig, columns: list[str], where: str, errors: list[Problem]
 ) -> None:
     """map.toml's category_field must name a property of the layer (for events, whose
     default is the required 'category', the check never fires)."""
@@ -144,7 +195,7 @@ def _check_category_field(
         return
     errors.append(
         Problem(
-            str(story.folder / CONFIG_NAME),
+            config_where,
             f"expected a property of {where}, found {shown(name)}; "
             f"its properties are: {shown(columns)[1:-1] or 'none'}",
             field=f"layers.{config.name}.category_field",

@@ -32,14 +32,14 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def check_target(out_dir: Path, story_dir: Path) -> None:
+def check_target(out_dir: Path, story_dir: Path | None) -> None:
     """Refuse an output folder that a build must not replace (raises StoryError)."""
     reason = _refusal(Path(out_dir), Path(story_dir))
     if reason:
         raise StoryError([Problem(f"--out {str(out_dir)!r}", reason)])
 
 
-def _refusal(out_dir: Path, story_dir: Path) -> str | None:
+def _refusal(out_dir: Path, story_dir: Path | None) -> str | None:
     if str(out_dir) in ("", "."):
         return "expected a folder for the build's output, found the current directory"
     if out_dir.is_symlink():
@@ -50,8 +50,8 @@ def _refusal(out_dir: Path, story_dir: Path) -> str | None:
     if out_dir.exists() and not out_dir.is_dir():
         return "is a file, not a folder; a build never replaces a file"
     out = out_dir.resolve()
-    story = story_dir.resolve()
-    if out == story or out in story.parents:
+    story = story_dir.resolve() if story_dir is not None else None
+    if story is not None and (out == story or out in story.parents):
         return "is the story folder or contains it; choose an output folder outside the story"
     cwd = Path.cwd().resolve()
     if out == cwd or out in cwd.parents:

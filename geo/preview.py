@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import matplotlib
 import matplotlib.style
@@ -107,14 +107,15 @@ TEXT = {
 SPACED_ROLES = ("country", "focus")  # letter-spaced capitals, centred on their point
 
 
-def write_preview(story: Story, scenes: Sequence[LayerScene], path: Path) -> None:
+def write_preview(story: Story, scenes: Sequence[LayerScene], path: Path | BinaryIO) -> None:
     """Draw the story's scenes as the web map opens on them and save a 1200x630 PNG."""
     with matplotlib.style.context(["default", _RC]):
         figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor=PAPER)
         canvas = FigureCanvasAgg(figure)
         _draw(figure, _plan(story, scenes, Measure(canvas.get_renderer())))
         figure.savefig(
-            Path(path), format="png", dpi=DPI, facecolor=PAPER, metadata={"Software": None}
+            path if hasattr(path, "write") else Path(path),
+            format="png", dpi=DPI, facecolor=PAPER, metadata={"Software": None}
         )
 
 

@@ -7,6 +7,8 @@ or a wrong type is an error that names the key.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 import re
 import unicodedata
@@ -46,6 +48,7 @@ TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "description": (str, "one or two sentences for screen readers and link previews"),
     "licence": (str, "terms of the layers' data, for the exports (a layer may set its own)"),
     "order": (list, "layer names from bottom to top; unnamed layers follow"),
+    "chapters": (list, "the story's steps, [[chapters]]: see the chapter keys"),
     "layers": (
         dict,
         "one table per layer, [layers.NAME]; NAME uses letters, digits, '_', '-' and '.', "
@@ -65,6 +68,19 @@ LAYER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "source_url": (str, "http(s) link to that source"),
     "licence": (str, "terms of this layer's data (default: the story's licence)"),
     "show": (bool, "visible when the map opens (default true)"),
+}
+CHAPTER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "title": (str, "the chapter's heading"),
+    "text": (
+        list,
+        "its sentences: { text = '...', events = ['event-id', ...] }, each with the "
+        "ids of the events it rests on",
+    ),
+    "from": (str, "start of the timeline's range: YYYY, YYYY-MM or YYYY-MM-DD"),
+    "to": (str, "end of the timeline's range (same forms)"),
+    "events": (list, "ids of the events to highlight (the map frames them)"),
+    "frame": (list, "ids of the features to frame instead"),
+    "bounds": (list, "or a box to frame: [west, south, east, north] in degrees"),
 }
 STYLE_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "color": (str, "stroke colour '#rrggbb'"),
@@ -100,10 +116,31 @@ class LayerConfig:
 
 
 @dataclass(frozen=True)
+class Sentence:
+    """A sentence of a chapter and the ids of the events it rests on."""
+
+    text: str
+    events: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A step of the story: its text, the timeline's range and what the map frames."""
+
+    title: str
+    text: tuple[Sentence, ...]
+    start: str | None  # as written: YYYY, YYYY-MM or YYYY-MM-DD
+    end: str | None
+    events: tuple[str, ...]  # highlighted (and framed, unless frame or bounds say otherwise)
+    frame: tuple[str, ...] = ()
+    bounds: tuple[float, float, float, float] | None = None  # west, south, east, north
+
+
+@dataclass(frozen=True)
 class StoryConfig:
     """The story as map.toml (or the defaults) describe it; layers in drawing order."""
 
-    folder: Path
+    folder: Path | None  # None for a story given as GeoDataFrames
     name: str
     title: str
     subtitle: str
@@ -112,16 +149,32 @@ class StoryConfig:
     description: str
     layers: tuple[LayerConfig, ...]
     has_config: bool
+    chapters: tuple[Chapter, ...] = ()
 
 
-def read_story(folder: Path) -> StoryConfig:
+def read_config(folder: Path) -> StoryConfig:
     """Find the layers of a story folder and read its map.toml, reporting every problem."""
     folder = Path(folder)
     if not folder.is_dir():
         raise StoryError([Problem(str(folder), "story folder not found (expected a directory)")])
     config_path = folder / CONFIG_NAME
-    where = str(config_path)
     raw = _read_config(config_path)
+    return _story_config(raw, str(config_path), folder=folder, default_name=folder.resolve().name)
+
+
+def options_config(
+    options: Mapping[str, Any], layers: Mapping[str, Mapping[str, Any]]
+) -> StoryConfig:
+    """A story given from Python: ``options`` are map.toml's top-level keys, ``layers`` each
+    layer's [layers.NAME] keys. Checked as map.toml is; a problem names the layer (or "story
+    options") where a file's would name the file."""
+    raw = {**options, "layers": {name: dict(table) for name, table in layers.items()}}
+    return _story_config(raw, "story options", folder=None, default_name="story")
+
+
+def _story_config(
+    raw: dict[str, Any], where: str, *, folder: Path | None, default_name: str
+) -> StoryConfig:
     problems: list[Problem] = []
     _check_table(raw, TOP_KEYS, "", where, problems)
     language = raw.get("language")
@@ -135,13 +188,16 @@ def read_story(folder: Path) -> StoryConfig:
         )
     licence = raw.get("licence") if isinstance(raw.get("licence"), str) else None
     named = _configured_layers(raw, folder, where, problems, licence)
-    named += _unlisted_layers(folder, named, problems, licence)
+    if folder is not None:
+        named += _unlisted_layers(folder, named, problems, licence)
     if not named:
-        problems.append(Problem(str(folder), "no layers: expected at least one *.geojson file"))
+        found = str(folder) if folder is not None else where
+        problems.append(Problem(found, "no layers: expected at least one *.geojson file"))
     _check_unique_names(named, problems)
     order = raw.get("order", [])
     if isinstance(order, list):
         _check_order(order, {n.config.name for n in named}, where, problems)
+    chapters = _chapters(raw.get("chapters"), where, problems)
     if problems:
         raise StoryError(problems)
     rank = {name: i for i, name in enumerate(order)}
@@ -151,14 +207,15 @@ def read_story(folder: Path) -> StoryConfig:
     )
     return StoryConfig(
         folder=folder,
-        name=_slug(raw.get("name") or folder.resolve().name),
-        title=raw.get("title", folder.resolve().name.replace("_", " ").capitalize()),
+        name=_slug(raw.get("name") or default_name),
+        title=raw.get("title", default_name.replace("_", " ").capitalize()),
         subtitle=raw.get("subtitle", ""),
         credit=raw.get("credit", ""),
         language=raw.get("language", "en"),
         description=raw.get("description", raw.get("subtitle", "")),
         layers=tuple(_automatic_colours(layers)),
-        has_config=config_path.exists(),
+        has_config=folder is not None and (folder / CONFIG_NAME).exists(),
+        chapters=chapters,
     )
 
 
@@ -193,7 +250,11 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _configured_layers(
-    raw: dict[str, Any], folder: Path, where: str, problems: list[Problem], licence: str | None
+    raw: dict[str, Any],
+    folder: Path | None,
+    where: str,
+    problems: list[Problem],
+    licence: str | None,
 ) -> list[_Named]:
     """The layers map.toml lists, in its [layers.NAME] tables."""
     tables = raw.get("layers") if isinstance(raw.get("layers"), dict) else {}
@@ -203,9 +264,10 @@ def _configured_layers(
         if not isinstance(table, dict):
             problems.append(Problem(where, "expected a table [layers.NAME]", field=field))
             continue
-        _check_name(name, where, field, problems)
-        config = _layer_config(name, table, folder, where, problems, licence)
-        out.append(_Named(config, where, field))
+        here = where if folder is not None else name  # from Python, a problem names the layer
+        _check_name(name, here, field, problems)
+        config = _layer_config(name, table, folder, here, problems, licence)
+        out.append(_Named(config, here, field))
     return out
 
 
@@ -292,7 +354,7 @@ def _check_order(order: list, known: set[str], where: str, problems: list[Proble
 def _layer_config(
     name: str,
     table: dict,
-    folder: Path,
+    folder: Path | None,
     where: str,
     problems: list[Problem],
     licence: str | None,
@@ -310,7 +372,7 @@ def _layer_config(
         )
         kind = "features"
     file = table.get("file", f"{name}.geojson")
-    if isinstance(file, str):
+    if isinstance(file, str) and folder is not None:
         _check_file(file, folder, where, prefix + ".file", problems)
     style = table.get("style", {})
     if isinstance(style, dict):
@@ -495,3 +557,128 @@ _TYPE_NAMES = {
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "story"
+
+
+def _chapters(raw: Any, where: str, problems: list[Problem]) -> tuple[Chapter, ...]:
+    """[[chapters]]: each key checked; event ids are checked against the layers later."""
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for i, table in enumerate(raw):
+        prefix = f"chapters[{i}]"
+        if not isinstance(table, dict):
+            problems.append(Problem(where, "expected a table [[chapters]]", field=prefix))
+            continue
+        before = len(problems)
+        _check_table(table, CHAPTER_KEYS, prefix + ".", where, problems)
+        for key in ("title", "text"):
+            if key not in table:
+                problems.append(
+                    Problem(where, "missing; every chapter has one", field=f"{prefix}.{key}")
+                )
+        sentences = _sentences(table.get("text"), where, prefix + ".text", problems)
+        ids = {
+            key: _ids(table.get(key), where, f"{prefix}.{key}", problems)
+            for key in ("events", "frame")
+        }
+        for key in ("from", "to"):
+            value = table.get(key)
+            if isinstance(value, str) and not _is_date_text(value):
+                problems.append(
+                    Problem(
+                        where,
+                        f"expected YYYY, YYYY-MM or YYYY-MM-DD, found {shown(value)}",
+                        field=f"{prefix}.{key}",
+                    )
+                )
+        bounds = _bounds(table.get("bounds"), where, prefix + ".bounds", problems)
+        if len(problems) > before:
+            continue
+        out.append(
+            Chapter(
+                title=table["title"],
+                text=sentences,
+                start=table.get("from"),
+                end=table.get("to"),
+                events=ids["events"],
+                frame=ids["frame"],
+                bounds=bounds,
+            )
+        )
+    return tuple(out)
+
+
+_DATE_TEXT = re.compile(r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?\Z")
+
+
+def _is_date_text(value: str) -> bool:
+    """'2024', '2024-03' or '2024-03-16', and a real date."""
+    if not _DATE_TEXT.match(value):
+        return False
+    try:
+        dt.date(*[*(int(p) for p in value.split("-")), 1, 1][:3])
+    except ValueError:
+        return False
+    return True
+
+
+def _sentences(raw: Any, where: str, field: str, problems: list[Problem]) -> tuple[Sentence, ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for j, item in enumerate(raw):
+        ok = (
+            isinstance(item, dict)
+            and set(item) <= {"text", "events"}
+            and isinstance(item.get("text"), str)
+            and item["text"].strip()
+        )
+        if not ok:
+            problems.append(
+                Problem(
+                    where,
+                    "expected { text = 'a sentence', events = ['event-id', ...] }, "
+                    f"found {shown(item)}",
+                    field=f"{field}[{j}]",
+                )
+            )
+            continue
+        out.append(
+            Sentence(
+                item["text"], _ids(item.get("events"), where, f"{field}[{j}].events", problems)
+            )
+        )
+    return tuple(out)
+
+
+def _ids(raw: Any, where: str, field: str, problems: list[Problem]) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not (isinstance(raw, list) and all(isinstance(v, str) for v in raw)):
+        problems.append(
+            Problem(where, f"expected a list of ids (strings), found {shown(raw)}", field=field)
+        )
+        return ()
+    return tuple(raw)
+
+
+def _bounds(raw: Any, where: str, field: str, problems: list[Problem]) -> tuple[float, ...] | None:
+    if raw is None:
+        return None
+    ok = (
+        isinstance(raw, list)
+        and len(raw) == 4
+        and all(_is_number(v) and math.isfinite(v) for v in raw)
+        and -180 <= raw[0] < raw[2] <= 180
+        and -90 <= raw[1] < raw[3] <= 90
+    )
+    if not ok:
+        problems.append(
+            Problem(
+                where,
+                f"expected [west, south, east, north] in degrees, found {shown(raw)}",
+                field=field,
+            )
+        )
+        return None
+    return tuple(float(v) for v in raw)

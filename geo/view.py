@@ -14,11 +14,13 @@ Bounds = tuple[float, float, float, float]
 
 
 def view_bounds(story: Story) -> Bounds:
-    """The initial view: the countries layer when there is one, else every layer's extent."""
-    countries = story.layer_of_kind("countries")
-    if countries is not None:
-        return tuple(countries.frame.total_bounds)
-    layers = [lay for lay in story.layers if lay.config.kind != "context"] or story.layers
+    """The initial view: the layers of a kind the map opens on (countries), else every layer
+    whose kind counts (not the land around the story), else all of them."""
+    by_view = {
+        mode: [lay for lay in story.layers if lay.kind.view == mode]
+        for mode in ("fit", "include", "ignore")
+    }
+    layers = by_view["fit"] or by_view["include"] or by_view["ignore"]
     bounds = [lay.frame.total_bounds for lay in layers]
     return (
         min(b[0] for b in bounds),

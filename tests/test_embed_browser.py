@@ -163,7 +163,7 @@ def test_keyboard_reaches_an_event_and_opens_it(browser, published):
 
 def test_text_alternative_lists_every_event_with_date_and_source(browser, published):
     result, url = published
-    events = result.story.layer_of_kind("events").frame
+    events = result.story.layer("events").frame
     page = browser.new_page(java_script_enabled=False)
     page.goto(url + "map/index.html")
     items = page.locator("#gs-events li")

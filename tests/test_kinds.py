@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo.build import check
+from geo.build import read_story
 from geo.kindmods import story_scenes
 from tests.conftest import FIXTURES
 
@@ -14,7 +14,7 @@ CATEGORIES = FIXTURES / "good/categories"
 
 @pytest.fixture(scope="module")
 def scenes():
-    return {s.name: s for s in story_scenes(check(CATEGORIES))}
+    return {s.name: s for s in story_scenes(read_story(CATEGORIES))}
 
 
 def test_events_are_coloured_by_the_configured_field(scenes):

@@ -91,8 +91,8 @@ def test_page_is_clean_and_self_contained(opened):
 
 def test_every_event_has_a_marker_and_every_base_its_circle(opened):
     page, _, result = opened
-    events = result.story.layer_of_kind("events").frame
-    bases = result.story.layer_of_kind("bases").frame
+    events = result.story.layer("events").frame
+    bases = result.story.layer("bases").frame
     assert page.evaluate(COUNT_MARKERS) == len(events)
     assert page.locator("path.gs-base-ring").count() == bases["site_id"].nunique()
     assert page.locator(".gs-base").count() == bases["site_id"].nunique()
@@ -130,7 +130,7 @@ def test_clicking_an_event_opens_its_popup(opened, event_id, date, title):
 
 def test_every_niamey_event_is_reachable(opened):
     page, _, result = opened
-    events = result.story.layer_of_kind("events").frame
+    events = result.story.layer("events").frame
     niamey = events[(events.geometry.x == 2.1175) & (events.geometry.y == 13.515)]
     assert len(niamey) >= 10
     for event_id, title in zip(niamey["id"][:3], niamey["title"][:3], strict=True):
@@ -216,7 +216,7 @@ def test_event_list_opens_an_event_on_the_map(opened):
 def test_far_away_events_point_the_way_from_the_edge(opened):
     """Washington (twice) and Moscow: an arrow each, inside the view, none hiding another."""
     page, _, result = opened
-    events = result.story.layer_of_kind("events").frame
+    events = result.story.layer("events").frame
     far = events[(events.geometry.x < -20) | (events.geometry.y > 45)]
     assert sorted(far["place"]) == ["Moscow", "Washington, D.C.", "Washington, D.C."]
     arrows = page.locator(".gs-arrow")

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from geo import preview
-from geo.build import check
+from geo.build import read_story
 from geo.combine import Story
 from geo.kindmods import story_scenes
 from geo.render import SEA
@@ -30,7 +30,7 @@ from tests.conftest import DEFAULT_STORY, FIXTURES
 
 @pytest.fixture(scope="module")
 def story():
-    return check(DEFAULT_STORY)
+    return read_story(DEFAULT_STORY)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_preview_has_sea_and_event_colours(story, png):
     pixels = _pixels(png)
     assert _count(pixels, to_rgb(SEA)) > 0.01 * 1200 * 630
     on_map = pixels[:, 600:]  # the map is on the right, the legend on the left
-    events = story.layer_of_kind("events").config
+    events = story.layer("events").config
     for category in ("agreement", "deployment", "withdrawal", "diplomacy"):  # many, in view
         assert _count(on_map, to_rgb(events.categories[category]), 8) > 100, category
 
@@ -110,7 +110,7 @@ def test_same_story_same_bytes(story, png, tmp_path):
 
 
 def test_plain_folder_without_map_toml(tmp_path):
-    story = check(FIXTURES / "good" / "plain")
+    story = read_story(FIXTURES / "good" / "plain")
     pixels = _write(story, tmp_path / "plain.png")
     assert pixels.shape == (630, 1200, 4)
     # The first plain layer (areas) is filled as its scene says, over the sea.
@@ -127,7 +127,7 @@ def _over(colour: str, opacity: float, under: str) -> np.ndarray:
 def test_category_field_on_a_plain_layer(tmp_path):
     """Zones coloured by their status, events by their phase: each in its category's colour,
     with a legend row per category, in scene order."""
-    story = check(FIXTURES / "good" / "categories")
+    story = read_story(FIXTURES / "good" / "categories")
     scenes = story_scenes(story)
     zones = next(s for s in scenes if s.name == "zones")
     colours = {"open": "#009e73", "closed": "#cc79a7"}  # as the fixture's map.toml says
@@ -153,7 +153,7 @@ def test_category_field_on_a_plain_layer(tmp_path):
 
 
 def test_hidden_scenes_are_left_out(tmp_path):
-    story = check(FIXTURES / "good" / "categories")
+    story = read_story(FIXTURES / "good" / "categories")
     scenes = tuple(replace(s, show=s.name != "zones") for s in story_scenes(story))
     out = tmp_path / "hidden.png"
     preview.write_preview(story, scenes, out)
@@ -220,7 +220,7 @@ def test_wide_story_with_dollar_sign_in_title(tmp_path):
     (tmp_path / "map.toml").write_text(
         'title = "A $5 road across the Sahel"\ncredit = "' + "Credit line. " * 40 + '"\n'
     )
-    pixels = _write(check(tmp_path), tmp_path / "wide.png")
+    pixels = _write(read_story(tmp_path), tmp_path / "wide.png")
     assert pixels.shape == (630, 1200, 4)
     assert (pixels[:60, 1000:, :3] == 255).all()  # a white banner across the top...
     assert _count(pixels[200:500], to_rgb(SEA)) > 0.9 * 300 * 1200  # ...over a full-width map
@@ -283,7 +283,7 @@ def _point_story(
         json.dumps({"type": "FeatureCollection", "features": features})
     )
     (folder / "map.toml").write_text(f'title = "{title}"\n[layers.{kind}]\nkind = "{kind}"\n')
-    return check(folder)
+    return read_story(folder)
 
 
 def _with_layer(story: Story, kind: str, **changes) -> Story:
@@ -304,7 +304,7 @@ def test_story_without_countries(tmp_path, kind):
 def test_circle_larger_than_the_map_covers_it(tmp_path):
     """A base's circle of 1e12 km is cut to the map, not drawn (for hours) in full."""
     story = _point_story(tmp_path, "bases", [(2.1, 13.5), (8.0, 17.0)])
-    bases = story.layer_of_kind("bases")
+    bases = story.layer("bases")
     huge = _with_layer(story, "bases", web=bases.web.assign(precision_km=1e12))
     pixels = _write(huge, tmp_path / "huge.png")
     assert _count(pixels, to_rgb(SEA)) == 0  # the circle's tint is over all the sea
@@ -332,7 +332,7 @@ def test_any_style_sizes_are_drawn_within_the_picture(tmp_path, style):
     )
     story = _point_story(tmp_path, "bases", [(2.1, 13.5), (2.2, 13.6)])  # zone is a plain layer
     for kind in ("bases", "features"):
-        config = story.layer_of_kind(kind).config
+        config = next(lay.config for lay in story.layers if lay.config.kind == kind)
         story = _with_layer(story, kind, config=replace(config, style={**config.style, **style}))
     assert _write(story, tmp_path / "styled.png").shape == (630, 1200, 4)
 
@@ -383,7 +383,7 @@ def test_twenty_thousand_events(tmp_path):
     rng = np.random.default_rng(3)
     lon = np.concatenate([rng.normal(2.1, 0.3, 10_000), rng.uniform(-2, 12, 10_000)])
     lat = np.concatenate([rng.normal(13.5, 0.3, 10_000), rng.uniform(8, 22, 10_000)])
-    layer = story.layer_of_kind("events")
+    layer = story.layer("events")
     rows = layer.web.iloc[np.arange(20_000) % len(layer.web)].reset_index(drop=True)
     many = rows.assign(id=[f"e{i}" for i in range(20_000)]).set_geometry(
         gpd.points_from_xy(lon, lat, crs=rows.crs)

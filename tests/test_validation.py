@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.build import check
+from geo.build import read_story
 from geo.output import MANIFEST
 from geo.problems import Problem, StoryError
 from tests.conftest import FIXTURES, ROOT
@@ -71,7 +71,7 @@ def test_corpus_and_table_agree():
 def test_bad_input_is_reported_precisely(case: str):
     file, feature, field, expected = CASES[case]
     with pytest.raises(StoryError) as caught:
-        check(BAD / case)
+        read_story(BAD / case)
     problems = caught.value.problems
     assert len(problems) == 1, problems
     problem = problems[0]
@@ -109,7 +109,7 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path):
     (tmp_path / "events.geojson").write_text(broken)
     (tmp_path / "map.toml").write_text('[layers.events]\nkind = "events"\n')
     with pytest.raises(StoryError) as caught:
-        check(tmp_path)
+        read_story(tmp_path)
     assert sorted(p.field for p in caught.value.problems) == [
         "date",
         "location_precision",
@@ -121,7 +121,7 @@ def test_map_toml_wrong_type_names_the_key(tmp_path):
     (tmp_path / "a.geojson").write_text((FIXTURES / "good/plain/points.geojson").read_text())
     (tmp_path / "map.toml").write_text('title = 3\n[layers.a]\nshow = "yes"\n')
     with pytest.raises(StoryError) as caught:
-        check(tmp_path)
+        read_story(tmp_path)
     messages = {p.field: p.message for p in caught.value.problems}
     assert messages == {
         "title": "expected a string, found a number 3",
@@ -130,7 +130,7 @@ def test_map_toml_wrong_type_names_the_key(tmp_path):
 
 
 def test_repairable_polygon_is_repaired_with_a_warning():
-    story = check(FIXTURES / "good" / "repairable_bowtie")
+    story = read_story(FIXTURES / "good" / "repairable_bowtie")
     (layer,) = story.layers
     assert layer.frame.geometry.iloc[0].is_valid
     assert layer.frame.geometry.iloc[0].area == pytest.approx(2.0)
@@ -138,7 +138,7 @@ def test_repairable_polygon_is_repaired_with_a_warning():
 
 
 def test_declared_projected_crs_is_reprojected():
-    story = check(FIXTURES / "good" / "projected_with_crs")
+    story = read_story(FIXTURES / "good" / "projected_with_crs")
     point = story.layers[0].frame.geometry.iloc[0]
     assert point.x == pytest.approx(0.56, abs=0.01) and point.y == pytest.approx(13.52, abs=0.01)
     assert any("reprojected from EPSG:32631" in w.message for w in story.warnings)
@@ -166,14 +166,14 @@ def write_story(folder: Path, layers: dict[str, list[dict]], toml: str | None = 
 
 def problems_of(folder: Path) -> list[Problem]:
     with pytest.raises(StoryError) as caught:
-        check(folder)
+        read_story(folder)
     return caught.value.problems
 
 
 @pytest.mark.parametrize("name", ["my-layer", "2024.events", "région", "re\u0301gion", "a_b"])
 def test_unusual_layer_names_are_accepted(name: str, tmp_path):
     write_story(tmp_path, {f"{name}.geojson": [{}]})
-    assert [layer.name for layer in check(tmp_path).layers] == [name]
+    assert [layer.name for layer in read_story(tmp_path).layers] == [name]
 
 
 @pytest.mark.parametrize(
@@ -259,7 +259,7 @@ def test_style_values_out_of_range_are_refused(toml: str, field: str, expected: 
 )
 def test_dash_array_accepts_commas_and_spaces(written: str, read: str, tmp_path):
     write_story(tmp_path, {"a.geojson": [{}]}, f'[layers.a.style]\ndash_array = "{written}"\n')
-    assert check(tmp_path).layers[0].config.style["dash_array"] == read
+    assert read_story(tmp_path).layers[0].config.style["dash_array"] == read
 
 
 def test_order_of_non_strings_is_refused(tmp_path):
@@ -336,7 +336,7 @@ def test_property_values_no_format_can_hold_are_refused(value, expected, tmp_pat
 
 def test_largest_64_bit_integers_are_kept(tmp_path):
     write_story(tmp_path, {"a.geojson": [{"properties": {"big": 2**63 - 1, "small": -(2**63)}}]})
-    frame = check(tmp_path).layers[0].frame
+    frame = read_story(tmp_path).layers[0].frame
     assert (frame["big"][0], frame["small"][0]) == (2**63 - 1, -(2**63))
 
 
@@ -355,7 +355,7 @@ def test_category_field_must_name_a_property(tmp_path):
 def test_z_coordinates_are_dropped_with_one_warning_and_no_reprojection(tmp_path):
     z = {"geometry": {"type": "Point", "coordinates": [2.1, 13.5, 250.0]}}
     write_story(tmp_path, {"a.geojson": [z, z]})
-    story = check(tmp_path)
+    story = read_story(tmp_path)
     assert [w.message for w in story.warnings] == [
         "z coordinates dropped: the map and exports are 2D"
     ]
@@ -390,7 +390,7 @@ def test_precision_km_is_bounded(km: float, tmp_path):
 def test_awkward_property_names_load_and_keep_their_names(tmp_path):
     props = {"geometry": "g", "fid": 1, "OGC_FID": 2, "Name": "A", "name": "a", "": 3, " ": 4}
     write_story(tmp_path, {"a.geojson": [{"properties": {**props, "lon": 1, "lat": 2}}]})
-    frame = check(tmp_path).layers[0].frame
+    frame = read_story(tmp_path).layers[0].frame
     assert frame["geometry"][0] == "g"
     assert frame.geometry.name == "_geometry" and frame.geometry[0].x == 2.1
     assert {"fid", "OGC_FID", "Name", "name", "", " ", "lon", "lat"} <= set(frame.columns)
@@ -404,4 +404,4 @@ def test_in_country_is_derived_so_a_property_may_not_take_its_name(tmp_path):
 
 def test_point_layers_get_in_country_even_without_countries(tmp_path):
     write_story(tmp_path, {"a.geojson": [{}]})
-    assert check(tmp_path).layers[0].frame["in_country"].tolist() == [None]
+    assert read_story(tmp_path).layers[0].frame["in_country"].tolist() == [None]
