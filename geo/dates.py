@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from typing import Any
 
 from geo.text import missing
@@ -49,3 +50,19 @@ def as_written(value: Any, precision: str | None) -> str | None:
     if precision == "month":
         return f"{value.year:04d}-{value.month:02d}"
     return value.isoformat()
+
+
+_ISO = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?\Z")
+
+
+def parse_iso(text: Any) -> tuple[dt.date, str] | None:
+    """'2024', '2024-03' or '2024-03-16' as (date, precision); None for anything else."""
+    match = _ISO.match(text) if isinstance(text, str) else None
+    if not match:
+        return None
+    year, month, day = (int(g) if g else None for g in match.groups())
+    try:
+        value = dt.date(year, month or 1, day or 1)
+    except ValueError:
+        return None
+    return value, "day" if day else "month" if month else "year"

@@ -62,6 +62,11 @@ LAYER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "popup": (list, "properties listed in popups of 'features' layers (default: all)"),
     "label": (str, "property shown as a permanent label"),
     "category_field": (str, "property whose values pick a colour from [categories]"),
+    "date_field": (
+        str,
+        "property of ISO dates (YYYY, YYYY-MM, YYYY-MM-DD) that puts a plain "
+        "layer on the timeline (default: 'date' when the layer has one)",
+    ),
     "categories": (dict, "category value -> colour '#rrggbb'"),
     "style": (dict, "colours and widths, see the style keys"),
     "source_name": (str, "where the layer's data comes from"),
@@ -108,6 +113,7 @@ class LayerConfig:
     popup: tuple[str, ...] | None = None
     label: str | None = None
     category_field: str | None = None
+    date_field: str | None = None
     categories: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source_name: str | None = None
     source_url: str | None = None
@@ -407,6 +413,7 @@ def _layer_config(
         popup=tuple(popup) if isinstance(popup, list) else None,
         label=table.get("label", kinds()[kind].label_field),
         category_field=table.get("category_field", "category" if kind == "events" else None),
+        date_field=table.get("date_field"),
         categories=MappingProxyType(dict(categories) if isinstance(categories, dict) else {}),
         source_name=table.get("source_name"),
         source_url=source_url,

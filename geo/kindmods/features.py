@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from geo.combine import Story
+from geo.dates import day_number, parse_iso, span
 from geo.kindmods.common import (
     FAMILY_SWATCH,
     categories,
@@ -35,6 +38,9 @@ def scene(layer: Layer, story: Story, view: Bounds, kind: str = "features") -> L
         if cats
         else [LegendEntry(swatch, layer.config.title, base.fill or base.stroke, base.stroke)]
     )
+    days = _days(frame, layer.config.date_field or ("date" if "date" in frame else None))
+    if days is not None:
+        frame = frame.assign(start_day=days[0], end_day=days[1])
     return LayerScene(
         name=layer.name,
         kind=kind,
@@ -52,4 +58,21 @@ def scene(layer: Layer, story: Story, view: Bounds, kind: str = "features") -> L
         title_field=title_field,
         id_field="id" if "id" in frame else None,
         show=layer.config.show,
+        days=("start_day", "end_day") if days is not None else None,
+        count_as="features" if days is not None else None,
     )
+
+
+def _days(frame: Any, field: str | None) -> tuple[list, list] | None:
+    """First and last day of each feature's ISO date, when the layer has dates to show on
+    the timeline; None when it has none."""
+    if field is None or field not in frame:
+        return None
+    spans = []
+    for value in frame[field]:
+        parsed = parse_iso(value)
+        first, last = span(*parsed) if parsed else (None, None)
+        spans.append((day_number(first), day_number(last)))
+    if all(first is None for first, _ in spans):
+        return None
+    return [first for first, _ in spans], [last for _, last in spans]

@@ -298,8 +298,23 @@ var GeoStory = (function () {
 
   /* --- layers ------------------------------------------------------------------------------ */
 
+  /* A cluster shows its count, and is highlighted when it holds a highlighted feature. */
+  function clusterIcon(cluster) {
+    var count = cluster.getChildCount();
+    var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+    var lit = cluster.getAllChildMarkers().some(function (m) { return m.gsHighlight; });
+    var inner = el("div");
+    inner.appendChild(el("span", "", count));
+    return L.divIcon({
+      html: inner,
+      className: "marker-cluster marker-cluster-" + size + (lit ? " gs-highlight" : ""),
+      iconSize: L.point(40, 40),
+    });
+  }
+
   function clusterGroup() {
     return L.markerClusterGroup({
+      iconCreateFunction: clusterIcon,
       showCoverageOnHover: false,
       maxClusterRadius: 20,
       spiderfyOnMaxZoom: true,
@@ -416,6 +431,7 @@ var GeoStory = (function () {
         entry.markers[id].gsHighlight = !!wanted[id];
         if (node) node.classList.toggle("gs-highlight", !!wanted[id]);
       });
+      if (entry.cluster) entry.cluster.refreshClusters();
     });
   }
 
