@@ -18,12 +18,12 @@ import geopandas as gpd
 from geo import output
 from geo.chapters import chapter_documents, chapter_problems
 from geo.combine import Story, combine
-from geo.embed import page_url, write_embeds
+from geo.embed import page_url, start_problem, write_embeds
 from geo.export import write_exports
 from geo.kindmods import story_scenes
 from geo.load import load_frames, load_layers
 from geo.preview import write_preview
-from geo.problems import StoryError
+from geo.problems import Problem, StoryError
 from geo.render import data_links, render_html
 from geo.story import StoryConfig, options_config, read_config
 
@@ -81,6 +81,7 @@ def publish(
     exports: Sequence[str] = (),
     tiles: str | None = None,
     base_url: str | None = None,
+    start: str | None = None,
     log: Log = _quiet,
 ) -> BuildResult:
     """Write the story's page, preview, embeds and data into ``out_dir``, atomically; a folder
@@ -88,6 +89,9 @@ def publish(
     out_dir = Path(out_dir)
     story_dir = story.config.folder
     output.check_target(out_dir, story_dir)
+    reason = start_problem(story, start) if start else None
+    if reason:
+        raise StoryError([Problem(f"--start {start!r}", reason)])
     staging = output.new_staging(out_dir)
     try:
         written = write_exports(story, staging / "data", exports, log)
@@ -104,7 +108,7 @@ def publish(
             chapters=chapter_documents(story),
         )
         (staging / "index.html").write_text(page, encoding="utf-8")
-        write_embeds(story, staging, base_url)
+        write_embeds(story, staging, base_url, start)
         files = tuple(sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file()))
         output.write_manifest(staging, files)
         output.check_target(out_dir, story_dir)  # nothing took its place meanwhile
@@ -123,10 +127,13 @@ def build(
     exports: Sequence[str] = (),
     tiles: str | None = None,
     base_url: str | None = None,
+    start: str | None = None,
     log: Log = _quiet,
 ) -> BuildResult:
     """Build the story in ``story_dir`` into ``out_dir`` (what the command line does): an
     output folder that may not be replaced is refused before the story is read."""
     output.check_target(Path(out_dir), Path(story_dir))
     story = read_story(story_dir, log)
-    return publish(story, out_dir, exports=exports, tiles=tiles, base_url=base_url, log=log)
+    return publish(
+        story, out_dir, exports=exports, tiles=tiles, base_url=base_url, start=start, log=log
+    )

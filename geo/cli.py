@@ -67,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
         help="where dist/ will be published, e.g. https://example.org/maps/niger: "
         "embed.html's iframe and the link-preview image point there",
     )
+    p.add_argument(
+        "--start",
+        metavar="WHERE",
+        help="where the embedded map opens: chapter=N or event=ID "
+        "(the embed snippets' iframe points there)",
+    )
     loud = p.add_mutually_exclusive_group()
     loud.add_argument(
         "-v",
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 exports=exports,
                 tiles=args.tiles,
                 base_url=args.base_url,
+                start=args.start,
                 log=log,
             )
             for warning in result.story.warnings:

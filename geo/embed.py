@@ -8,6 +8,7 @@ The iframe is sandboxed: scripts (the map), popups for source links, downloads f
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from geo import pages
 from geo.combine import Story
@@ -23,20 +24,47 @@ def page_url(base_url: str | None, name: str = "index.html") -> str:
     return f"{base_url.rstrip('/')}/{name}" if base_url else name
 
 
-def write_embeds(story: Story, folder: Path, base_url: str | None) -> list[Path]:
-    """Write both snippets into ``folder``; return their paths."""
+def write_embeds(
+    story: Story, folder: Path, base_url: str | None, start: str | None = None
+) -> list[Path]:
+    """Write both snippets into ``folder``; return their paths. ``start`` is where the
+    embedded map opens: 'chapter=N' or 'event=ID' (see start_problem)."""
     written = []
     for name, auto_height in SNIPPETS.items():
         path = folder / name
-        path.write_text(snippet(story, base_url, auto_height), encoding="utf-8")
+        path.write_text(snippet(story, base_url, auto_height, start), encoding="utf-8")
         written.append(path)
     return written
 
 
-def snippet(story: Story, base_url: str | None, auto_height: bool) -> str:
+def start_problem(story: Story, start: str) -> str | None:
+    """Why ``start`` cannot open the map, or None: a chapter the story has, or a feature id."""
+    key, _, value = start.partition("=")
+    if key == "chapter":
+        count = len(story.config.chapters)
+        if value.isdigit() and 1 <= int(value) <= count:
+            return None
+        return (
+            f"expected chapter=1..{count}, found {start!r}"
+            if count
+            else "the story has no chapters"
+        )
+    if key == "event":
+        known = {
+            str(v)
+            for layer in story.layers
+            if "id" in layer.frame
+            for v in layer.frame["id"].dropna()
+        }
+        return None if value in known else f"no feature of the story has the id {value!r}"
+    return f"expected chapter=N or event=ID, found {start!r}"
+
+
+def snippet(story: Story, base_url: str | None, auto_height: bool, start: str | None = None) -> str:
+    fragment = "#" + quote(start, safe="=") if start else ""
     return pages.render(
         "embed.html",
-        src=page_url(base_url),
+        src=page_url(base_url) + fragment,
         title=f"Map: {story.config.title}",
         sandbox=SANDBOX,
         aspect_ratio=ASPECT_RATIO,

@@ -146,3 +146,15 @@ def test_tiles_are_opt_in_with_attribution(tmp_path, capsys):
 def test_unusable_tile_provider_is_a_usage_error(name, message, capsys):
     code, _, err = cli(capsys, "--check", "--tiles", name)
     assert code == 2 and message in err
+
+
+def test_start_points_the_embed_snippets_at_a_chapter_or_event(tmp_path, capsys):
+    from tests.conftest import DEFAULT_STORY
+
+    out = tmp_path / "dist"
+    assert cli(capsys, str(DEFAULT_STORY), "--out", str(out), "--start", "chapter=3", "-q")[0] == 0
+    assert 'src="index.html#chapter=3"' in (out / "embed.html").read_text(encoding="utf-8")
+    code, _, err = cli(capsys, str(PLAIN), "--out", str(tmp_path / "x"), "--start", "chapter=1")
+    assert code == 2 and "the story has no chapters" in err
+    code, _, err = cli(capsys, str(PLAIN), "--out", str(tmp_path / "x"), "--start", "event=zz")
+    assert code == 2 and "no feature of the story has the id 'zz'" in err

@@ -39,3 +39,17 @@ def test_two_event_layers_and_categories_are_all_drawn(browser, tmp_path):
     assert "before" in legend and "after" in legend and "open" in legend
     assert watch.errors == [] and watch.foreign == []
     page.close()
+
+
+def test_layers_with_unusual_names_draw(browser, tmp_path):
+    """Hyphens, dots, digits first and non-ASCII letters in layer names: the page's scripts
+    never make identifiers of them, so every layer draws."""
+    story = FIXTURES / "broken/layer_names_unusual_but_fine"
+    page, watch = open_story(browser, story, tmp_path)
+    layers = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert sorted(t.strip() for t in layers) == ["2024.events", "My-layer", "Région"]
+    drawn = page.evaluate("() => Object.keys(GeoStory.state.layers).sort()")
+    assert drawn == ["2024.events", "my-layer", "région"]
+    assert page.locator("path.leaflet-interactive").count() >= 3
+    assert watch.errors == [] and watch.foreign == []
+    page.close()
