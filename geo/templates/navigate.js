@@ -219,7 +219,7 @@
       GeoStory.highlight(ch.events);
       var bounds = ch.bounds ? L.latLngBounds(ch.bounds) : GeoStory.boundsOf(ch.frame.length ? ch.frame : ch.events);
       if (bounds && bounds.isValid()) {
-        var options = { padding: [30, 30], maxZoom: 7 };
+        var options = { padding: [30, 30], maxZoom: 6 };
         if (reduced) m.fitBounds(bounds, Object.assign(options, { animate: false }));
         else m.flyToBounds(bounds, Object.assign(options, { duration: 1.2 }));
       }
