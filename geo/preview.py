@@ -115,7 +115,10 @@ def write_preview(story: Story, scenes: Sequence[LayerScene], path: Path | Binar
         _draw(figure, _plan(story, scenes, Measure(canvas.get_renderer())))
         figure.savefig(
             path if hasattr(path, "write") else Path(path),
-            format="png", dpi=DPI, facecolor=PAPER, metadata={"Software": None}
+            format="png",
+            dpi=DPI,
+            facecolor=PAPER,
+            metadata={"Software": None},
         )
 
 

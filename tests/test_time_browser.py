@@ -84,6 +84,9 @@ def test_sites_are_drawn_ended_once_every_presence_has_ended(open_page):
     page.wait_for_function(READY)
     ended = page.locator(".gs-base.gs-ended").count()
     assert 0 < ended < page.locator(".gs-base").count()  # the US left; Russia stayed at 101
+    page.locator(".gs-base[title^='Air Base 201']").click()
+    present = page.locator(".leaflet-popup-content .gs-present").inner_text()
+    assert present.startswith("On 31 December 2025: ")  # who was there at the range's end
 
 
 def test_play_advances_and_pauses(open_page):
@@ -178,6 +181,7 @@ def test_the_host_page_drives_the_map_by_post_message(browser, default_build, tm
         ".postMessage({type: 'geo-story:goto', chapter: 3}, '*')"
     )
     frame.locator(".gs-ch-title", has_text="France leaves").wait_for()
+    assert inner.evaluate("() => location.hash") == "#chapter=3"  # kept inside the sandbox
     page.evaluate(
         "() => document.getElementById('map').contentWindow"
         ".postMessage({type: 'geo-story:goto', time: '2024-03..2024-09'}, '*')"
@@ -200,3 +204,12 @@ def test_a_plain_story_gets_a_timeline_only_when_it_has_dates(browser, tmp_path,
     if timeline:
         assert page.evaluate(RANGE) == "January 2021 – December 2023 · 3 of 3 features"
     page.close()
+
+
+@pytest.mark.parametrize("fragment", ["", "#chapter=2", "#event=coup-bazoum-detained"])
+def test_the_page_is_axe_clean(open_page, fragment):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page, _, _ = open_page(fragment)
+    violations = Axe().run(page).response["violations"]
+    assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations] == []
