@@ -19,7 +19,7 @@ from geo import output
 from geo.chapters import chapter_documents, chapter_problems
 from geo.combine import Story, combine
 from geo.embed import page_url, start_problem, write_embeds
-from geo.export import write_exports
+from geo.export import export_problems, write_exports
 from geo.kindmods import story_scenes
 from geo.load import load_frames, load_layers
 from geo.preview import write_preview
@@ -68,7 +68,7 @@ def story_from_frames(
 def _combined(config: StoryConfig, layers: list, warnings: list, log: Log) -> Story:
     log("combining layers (neighbours, countries, web geometries)")
     story = combine(config, layers, warnings)
-    problems = chapter_problems(story)
+    problems = chapter_problems(story) + export_problems(story)
     if problems:
         raise StoryError(problems)
     return story

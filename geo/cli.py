@@ -108,23 +108,25 @@ def main(argv: list[str] | None = None) -> int:
             print(message, file=sys.stderr)
 
     from geo.build import build, read_story
+    from geo.tables import gdal_warnings_to
 
     try:
-        if args.check:
-            story = read_story(args.story, log)
-            print(summary(story))
-        else:
-            result = build(
-                args.story,
-                args.out,
-                exports=exports,
-                tiles=args.tiles,
-                base_url=args.base_url,
-                start=args.start,
-                log=log,
-            )
-            for warning in result.story.warnings:
-                log(f"warning: {warning}")
+        with gdal_warnings_to(log):  # GDAL's warnings obey -q, like every progress line
+            if args.check:
+                story = read_story(args.story, log)
+                print(summary(story))
+            else:
+                result = build(
+                    args.story,
+                    args.out,
+                    exports=exports,
+                    tiles=args.tiles,
+                    base_url=args.base_url,
+                    start=args.start,
+                    log=log,
+                )
+                for warning in result.story.warnings:
+                    log(f"warning: {warning}")
     except StoryError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

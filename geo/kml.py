@@ -1,4 +1,8 @@
-"""KML for Google Earth: styles per category, placemark balloons, and time for the slider."""
+"""KML for Google Earth: styles per category, placemark balloons, and time for the slider.
+
+Balloons link only http(s) URLs (:func:`geo.text.is_link`, the web map's rule): any other
+source URL, ``javascript:`` included, is shown as text.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,17 @@ from typing import Any
 from geo.combine import Story
 from geo.load import Layer
 from geo.styles import LayerStyle, rgba
-from geo.tables import Table, all_tables, layer_description, records, table_style, text
+from geo.tables import (
+    STORY_FILES,
+    Table,
+    all_tables,
+    field_names,
+    layer_description,
+    records,
+    table_style,
+    text,
+)
+from geo.text import is_link
 
 _KML = "http://www.opengis.net/kml/2.2"
 ET.register_namespace("", _KML)
@@ -32,7 +46,7 @@ def write_kml(story: Story, folder: Path) -> list[Path]:
         style = table_style(table)
         _kml_styles(document, table, style)
         _kml_folder(document, table, style)
-    path = folder / f"{story.config.name}.kml"
+    path = folder / f"{story.config.name}{STORY_FILES['kml']}"
     ET.indent(root)
     path.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
     return [path]
@@ -47,7 +61,9 @@ def _kml(parent: ET.Element, tag: str, **attributes: str) -> ET.Element:
 
 
 def _kml_style_id(table: Table, index: int | None) -> str:
-    return table.name if index is None else f"{table.name}-{index}"
+    """``<table>~style`` or ``<table>~style~<n>``: layer names have no '~', so no style id can
+    equal another or a Folder's id (the table name)."""
+    return f"{table.name}~style" if index is None else f"{table.name}~style~{index}"
 
 
 def _kml_styles(document: ET.Element, table: Table, style: LayerStyle | None) -> None:
@@ -78,12 +94,13 @@ def _kml_colour(colour: str | None, opacity: float) -> str:
 
 def _kml_folder(document: ET.Element, table: Table, style: LayerStyle | None) -> None:
     config = table.layer.config
+    label = field_names(table.layer).get(config.label, config.label)  # as the table names it
     folder = _kml(document, "Folder", id=table.name)
     _kml(folder, "name").text = table.title
     _kml(folder, "description").text = layer_description(table.layer)
     for geometry, record in zip(table.frame.geometry, records(table.frame), strict=True):
         placemark = _kml(folder, "Placemark")
-        _kml(placemark, "name").text = _placemark_name(config.label, record)
+        _kml(placemark, "name").text = _placemark_name(label, record)
         _kml(placemark, "description").text = _placemark_html(record, table.layer)
         _kml_time(placemark, record, KML_TIME_FIELDS.get(config.kind))
         if style is not None:
@@ -110,23 +127,23 @@ def _placemark_name(label: str | None, record: dict[str, Any]) -> str:
 
 
 def _placemark_html(record: dict[str, Any], layer: Layer) -> str:
-    """The balloon: a table of the attributes and a link to the source, every value escaped."""
+    """The balloon: a table of the attributes and the source, every value escaped; the source
+    is a link only for an http(s) URL."""
     rows = "".join(
         f"<tr><th>{html.escape(key)}</th><td>{html.escape(text(value))}</td></tr>"
         for key, value in record.items()
         if value is not None and key not in KML_SOURCE_FIELDS
     )
+    return f"<table>{rows}</table>{_source_html(record, layer)}"
+
+
+def _source_html(record: dict[str, Any], layer: Layer) -> str:
     name = record.get("source_name") or layer.config.source_name
     url = record.get("source_url") or layer.config.source_url
-    link = ""
-    if url:
-        link = (
-            f'<p>Source: <a href="{html.escape(url, quote=True)}">'
-            f"{html.escape(name or url)}</a></p>"
-        )
-    elif name:
-        link = f"<p>Source: {html.escape(name)}</p>"
-    return f"<table>{rows}</table>{link}"
+    label = html.escape(text(name or url))
+    if is_link(url):
+        return f'<p>Source: <a href="{html.escape(url.strip(), quote=True)}">{label}</a></p>'
+    return f"<p>Source: {label}</p>" if label else ""
 
 
 def _kml_time(

@@ -1,4 +1,9 @@
-"""Zipped ESRI Shapefiles: one zip per layer, with a note mapping long field names to dBase's."""
+"""Zipped ESRI Shapefiles: one zip per layer, with a note mapping long field names to dBase's.
+
+``fields.txt`` lists every field as the story names it and as the .dbf does where the two
+differ: cut to dBase's 10 bytes, or renamed for every format (:mod:`geo.tables`). The names
+are read back from the written .dbf, so the list is what GIS tools show.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,24 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
+import pyogrio
 
 from geo.combine import Story
 from geo.load import Layer
-from geo.tables import FIXED_DATE, ZIP_TIME, Table, licence, sources, tables, write
+from geo.tables import (
+    FIXED_DATE,
+    LAYER_FILES,
+    ZIP_TIME,
+    Table,
+    attribute_columns,
+    field_names,
+    licence,
+    sources,
+    tables,
+    write,
+)
 
 SHAPEFILE_NAME_BYTES = 10  # dBase field names
 SHAPEFILE_TEXT_BYTES = 254  # dBase text values
@@ -25,13 +41,13 @@ def write_shapefile(story: Story, folder: Path) -> list[Path]:
     """One zip per layer: the shapefile(s), and fields.txt mapping long names to short ones."""
     written = []
     for layer in story.layers:
-        path = folder / f"{layer.name}.shp.zip"
+        path = folder / f"{layer.name}{LAYER_FILES['shapefile']}"
         with tempfile.TemporaryDirectory() as tmp:
             files: dict[str, bytes] = {}
             notes = []
             for table in tables(layer, split=True, promote=True):
                 files.update(_shapefile_files(table, Path(tmp)))
-                notes.append(_shapefile_notes(table))
+                notes.append(_shapefile_notes(table, Path(tmp)))
             files[SHAPEFILE_NOTES] = _shapefile_readme(layer, notes).encode("utf-8")
         _write_zip(path, files)
         written.append(path)
@@ -60,7 +76,7 @@ def _fit_bytes(text: str, limit: int) -> str:
 
 
 def _shapefile_files(table: Table, folder: Path) -> dict[str, bytes]:
-    frame = table.frame.rename(columns=shapefile_field_names(_attribute_columns(table.frame)))
+    frame = table.frame.rename(columns=shapefile_field_names(attribute_columns(table.frame)))
     for column in frame.columns:
         if frame[column].dtype == pd.ArrowDtype(pa.string()):
             frame[column] = (
@@ -82,15 +98,16 @@ def _shapefile_text(value: str) -> str:
     return _fit_bytes(value, SHAPEFILE_TEXT_BYTES)
 
 
-def _attribute_columns(frame: gpd.GeoDataFrame) -> list[str]:
-    return [c for c in frame.columns if c != frame.geometry.name]
-
-
-def _shapefile_notes(table: Table) -> str:
-    columns = _attribute_columns(table.frame)
+def _shapefile_notes(table: Table, folder: Path) -> str:
+    """The table's fields: each property's name, and the .dbf's where it differs."""
+    columns = attribute_columns(table.frame)
+    written = pyogrio.read_info(folder / f"{table.name}.shp")["fields"].tolist()
     lines = [f"{table.name}.shp ({table.geometry_type}, {len(table.frame)} features)"]
-    for original, short in shapefile_field_names(columns).items():
-        lines.append(f"  {original} -> {short}" if original != short else f"  {original}")
+    if not columns:  # dBase needs a field: GDAL adds one
+        lines.append(f"  no properties: {', '.join(written)} is the placeholder dBase needs")
+    for original, short in zip(field_names(table.layer), written[: len(columns)], strict=True):
+        shown = original if original and original == original.strip() else repr(original)
+        lines.append(f"  {shown} -> {short}" if original != short else f"  {shown}")
     cut = [
         c
         for c in columns
@@ -106,7 +123,10 @@ def _shapefile_readme(layer: Layer, notes: list[str]) -> str:
         f"{layer.config.title} ({layer.name}) as ESRI Shapefile\n\n"
         "Text is UTF-8 (see the .cpg file); coordinates are lon/lat WGS 84 (EPSG:4326).\n"
         f"dBase field names hold at most {SHAPEFILE_NAME_BYTES} bytes: each field is listed as\n"
-        "original name -> shapefile name where the two differ.\n"
+        "its name in the story -> its name in the shapefile where the two differ (a name that\n"
+        "is blank or starts or ends with a space is quoted). Every format renames the same\n"
+        "properties: a blank name becomes 'unnamed'; 'geometry' (in any case), 'OGC_FID' and a\n"
+        "name equal to another's ignoring case get '_' in front.\n"
         "A shapefile holds one kind of geometry: a layer that mixes points, lines and polygons\n"
         f"is split into {layer.name}_points, {layer.name}_lines and {layer.name}_polygons.\n\n"
         f"Sources: {'; '.join(sources(layer)) or 'not stated'}\nLicence: {licence(layer)}\n\n"

@@ -17,6 +17,7 @@ from typing import Any
 
 from geo.kinds import PALETTE
 from geo.story import LayerConfig
+from geo.text import missing
 
 FOCUS_FIELD, FOCUS_VALUE, FOCUS_PREFIX = "role", "focus", "focus_"
 
@@ -97,7 +98,8 @@ def category_colours(configured: Mapping[str, str], values: Iterable[Any]) -> di
 
 
 def _present(value: Any) -> bool:
-    return value is not None and value == value  # NaN != NaN
+    """Not None, NaN or pandas' NA (typed tables give NA for a missing value)."""
+    return not missing(value)
 
 
 def _symbol(style: Mapping[str, Any], kind: str, geometry: str) -> Symbol:

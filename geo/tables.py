@@ -1,19 +1,41 @@
 """What every export writer shares: the layer as typed tables, its metadata, and GDAL calls.
 
 Every writer reads ``layer.frame`` (never the simplified ``layer.web``) through
-:func:`typed_frame`, so each format declares the same field types. The fixed times below keep
-every file reproducible: the same story gives the same bytes.
+:func:`typed_frame`, so each format declares the same field types and the same field names.
+The fixed times below keep every file reproducible: the same story gives the same bytes.
+
+Field names. GeoPackage, Shapefile and most GIS tools ignore the case of field names, and some
+names are taken by the formats themselves, so every format gets the same set of names, unique
+ignoring case (:func:`field_names`):
+
+- a property keeps its name, unless it is blank (``""``, ``" "``: it becomes ``unnamed``), is
+  ``geometry`` in any case (geopandas and GeoParquet readers name the geometry column so and
+  would drop it; GDAL crashes writing a field named like the geometry column ignoring case),
+  is ``OGC_FID`` (GDAL writes a field of that name as the feature id, losing it), or equals
+  another property's name ignoring case (``name`` beside ``Name``: the first in the layer's
+  column order keeps it);
+- such a property gets ``_`` in front of its name, repeated until the name is free
+  (``_geometry``, ``_OGC_FID``, ``_name``, ``_unnamed``);
+- the columns a format adds follow the same rule: the GeoPackage's ``fid`` and ``geom``, the
+  CSV's ``lon`` and ``lat`` become ``_fid``, ``_geom``, ``_lon`` and ``_lat`` when a property
+  takes the name. A property ``fid`` is an ordinary field, whatever its values.
+
+Every renamed property is listed in the layer's description (GeoPackage, FlatGeobuf, KML) and
+in the Shapefile's ``fields.txt``. Geometries are written 2D (x, y), as the map draws them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import warnings
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyogrio
@@ -39,6 +61,18 @@ _DIMENSIONS = {  # geometry type -> (dimension name, multi-part type)
     "MultiPolygon": ("polygons", "MultiPolygon"),
 }
 _STYLE_GEOMETRY = {"points": "point", "lines": "line", "polygons": "polygon"}
+
+# The file each format writes per layer (named after the layer) or per story (after the story).
+LAYER_FILES = {
+    "geojson": ".geojson",
+    "csv": ".csv",
+    "shapefile": ".shp.zip",
+    "flatgeobuf": ".fgb",
+    "geoparquet": ".parquet",
+}
+STORY_FILES = {"geopackage": ".gpkg", "kml": ".kml"}
+
+BLANK_FIELD = "unnamed"  # the exported name of a property whose name is blank
 
 
 # --- the rows and columns every format writes ---------------------------------------------
@@ -72,15 +106,64 @@ def typed_frame(layer: Layer) -> gpd.GeoDataFrame:
 
     Declaring the types from the kind keeps a column that is empty in this story (say, no event
     has an ``end_date``) a Date field rather than whatever GDAL would guess.
+
+    Columns take their exported names (:func:`field_names`) and geometries lose any z: GeoPackage
+    and FlatGeobuf refuse a 3D geometry in a layer declared 2D.
     """
     frame = layer.frame
     fields = layer.kind.fields
     columns = {
-        name: _typed_column(frame[name], fields[name].type if name in fields else None)
-        for name in frame.columns
-        if name != frame.geometry.name
+        exported: _typed_column(frame[name], fields[name].type if name in fields else None)
+        for name, exported in field_names(layer).items()
     }
-    return gpd.GeoDataFrame(columns, geometry=frame.geometry.values, crs=frame.crs)
+    geometry = shapely.force_2d(np.asarray(frame.geometry.values))
+    return gpd.GeoDataFrame(columns, geometry=geometry, crs=frame.crs)
+
+
+def attribute_columns(frame: gpd.GeoDataFrame) -> list[str]:
+    """The frame's columns but its geometry."""
+    return [c for c in frame.columns if c != frame.geometry.name]
+
+
+def field_names(layer: Layer) -> dict[str, str]:
+    """Each property's name -> its name in every export (see the module docstring).
+
+    Names that need no change are claimed first, so a property ``_name`` keeps its name and
+    the ``name`` that must move becomes ``__name``.
+    """
+    columns = attribute_columns(layer.frame)
+    kept: dict[str, str] = {}
+    for name in columns:
+        if name.strip() and not reserved_field(name):
+            kept.setdefault(name.lower(), name)
+    taken = set(kept)
+    names = {}
+    for name in columns:
+        if kept.get(name.lower()) == name:
+            names[name] = name
+            continue
+        wanted = "_" + name if reserved_field(name) else (name if name.strip() else BLANK_FIELD)
+        names[name] = free_name(wanted, taken)
+        taken.add(names[name].lower())
+    return names
+
+
+def reserved_field(name: str) -> bool:
+    """A property no format keeps under its name: ``geometry`` in any case, or ``OGC_FID``
+    (GDAL's Arrow writer takes exactly that name, not ``ogc_fid``, for the feature id)."""
+    return name.lower() == "geometry" or name == "OGC_FID"
+
+
+def free_name(name: str, taken: Collection[str]) -> str:
+    """``name``, or ``_name``, ``__name``...: the first not in ``taken`` (lower-case names)."""
+    while name.lower() in taken:
+        name = "_" + name
+    return name
+
+
+def renamed_fields(layer: Layer) -> dict[str, str]:
+    """The properties exported under another name."""
+    return {k: v for k, v in field_names(layer).items() if k != v}
 
 
 def _typed_column(series: pd.Series, field_type: str | None) -> pd.Series:
@@ -106,13 +189,30 @@ def tables(layer: Layer, *, split: bool = False, promote: bool = False) -> list[
     """The layer as one table, or (``split``) one table per geometry dimension it mixes;
     ``promote`` writes a table mixing single and multi parts as multi parts only."""
     frame = typed_frame(layer)
-    dimensions = frame.geom_type.map(lambda t: _DIMENSIONS[t][0])
+    dimensions = _dimensions(frame)
     if not split or dimensions.nunique() == 1:
         return [_table(layer.name, layer, frame, promote)]
     return [
-        _table(f"{layer.name}_{dimension}", layer, frame[dimensions == dimension], promote)
+        _table(split_name(layer, dimension), layer, frame[dimensions == dimension], promote)
         for dimension in sorted(set(dimensions))
     ]
+
+
+def table_names(layer: Layer) -> list[str]:
+    """The names of the layer's tables where each holds one dimension (GeoPackage, KML,
+    Shapefile), as :func:`tables` names them with ``split``."""
+    dimensions = set(_dimensions(layer.frame))
+    if len(dimensions) == 1:
+        return [layer.name]
+    return [split_name(layer, d) for d in sorted(dimensions)]
+
+
+def split_name(layer: Layer, dimension: str) -> str:
+    return f"{layer.name}_{dimension}"
+
+
+def _dimensions(frame: gpd.GeoDataFrame) -> pd.Series:
+    return frame.geom_type.map(lambda t: _DIMENSIONS[t][0])
 
 
 def _table(name: str, layer: Layer, frame: gpd.GeoDataFrame, promote: bool) -> Table:
@@ -135,12 +235,13 @@ def _as_multi(geometry: Any, multi_type: str) -> Any:
 
 
 def all_tables(story: Story, *, split: bool = False, promote: bool = False) -> list[Table]:
+    """Every layer's tables (see :func:`tables`), in story order."""
     return [t for layer in story.layers for t in tables(layer, split=split, promote=promote)]
 
 
 def records(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     """Rows as plain Python values, missing values as None."""
-    attributes = frame.drop(columns=frame.geometry.name)
+    attributes = frame[attribute_columns(frame)]
     return [
         {k: (v if _present(v) else None) for k, v in row.items()}
         for row in attributes.to_dict("records")
@@ -159,11 +260,16 @@ def text(value: Any) -> str:
 
 
 def table_style(table: Table) -> LayerStyle | None:
-    """The table's symbology (None for a table that mixes geometry dimensions)."""
+    """The table's symbology (None for a table that mixes geometry dimensions), naming the
+    category field as the table does (a renamed property keeps its colours)."""
     if table.dimension is None:
         return None
     values = {c: table.frame[c].tolist() for c in table.frame.columns}
-    return layer_style(table.layer.config, _STYLE_GEOMETRY[table.dimension], values)
+    config = table.layer.config
+    if config.category_field is not None:
+        exported = field_names(table.layer).get(config.category_field, config.category_field)
+        config = dataclasses.replace(config, category_field=exported)
+    return layer_style(config, _STYLE_GEOMETRY[table.dimension], values)
 
 
 # --- metadata -----------------------------------------------------------------------------
@@ -190,11 +296,19 @@ def _source_text(name: Any, url: Any) -> str:
 
 
 def layer_description(layer: Layer) -> str:
+    """Title, sources, licence, and the properties exported under another name."""
     found = sources(layer)
+    renamed = renamed_fields(layer)
+    note = f" Renamed fields: {_renamed_text(renamed)}." if renamed else ""
     return (
         f"{layer.config.title}. Sources: {'; '.join(found) or 'not stated'}. "
-        f"Licence: {licence(layer)}."
+        f"Licence: {licence(layer)}.{note}"
     )
+
+
+def _renamed_text(renamed: dict[str, str]) -> str:
+    """'name' -> '_name', ... (quoted: a blank name must stay visible)."""
+    return ", ".join(f"{old!r} -> {new!r}" for old, new in renamed.items())
 
 
 def licence(layer: Layer) -> str:
@@ -229,6 +343,20 @@ def gdal_config(**options: str) -> Iterator[None]:
         yield
     finally:
         pyogrio.set_gdal_config_options(previous)
+
+
+@contextmanager
+def gdal_warnings_to(log: Callable[[str], None]) -> Iterator[None]:
+    """Send the block's Python warnings to ``log`` instead of stderr.
+
+    pyogrio turns every GDAL warning into a Python ``RuntimeWarning`` (GDAL's own handler, which
+    prints to stderr, only sees fatal errors), so this is the one place they surface; ``log``
+    decides whether they are shown (``-q`` drops them).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, *_: log(f"warning: GDAL: {message}")
+        yield
 
 
 def write(table: Table, path: Path, driver: str, **options: Any) -> None:

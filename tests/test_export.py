@@ -622,7 +622,7 @@ def test_qgis_opens_the_geopackage_styled(any_build: BuildResult):
         assert seen["default_style_loaded"], (name, seen)
     events = found["events"]
     assert events["renderer"] == "categorizedSymbol" and events["field"] == "category"
-    colours = dict(any_build.story.layer_of_kind("events").config.categories)
+    colours = dict(any_build.story.layer("events").config.categories)
     assert {k: v for k, v in events["categories"].items() if k in colours} == colours
     assert found["bases"]["marker_shape"] == "square"
     assert found["countries"]["renderer"] == "categorizedSymbol"
