@@ -19,7 +19,7 @@ from geo import output
 from geo.chapters import chapter_documents, chapter_problems
 from geo.combine import Story, combine
 from geo.embed import page_url, start_problem, write_embeds
-from geo.export import export_problems, write_exports
+from geo.exports import export_problems, write_exports
 from geo.kindmods import story_scenes
 from geo.load import load_frames, load_layers
 from geo.preview import write_preview

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             print(message, file=sys.stderr)
 
     from geo.build import build, read_story
-    from geo.tables import gdal_warnings_to
+    from geo.exports.tables import gdal_warnings_to
 
     try:
         with gdal_warnings_to(log):  # GDAL's warnings obey -q, like every progress line

@@ -36,7 +36,7 @@ def require_tool(path_or_name: str, install_hint: str) -> str:
 def default_build(tmp_path_factory: pytest.TempPathFactory):
     """The default story built once for the whole session (with every export format)."""
     from geo.build import build
-    from geo.export import EXTRA_FORMATS
+    from geo.exports import EXTRA_FORMATS
 
     out = tmp_path_factory.mktemp("default") / "dist"
     return build(DEFAULT_STORY, out, exports=EXTRA_FORMATS)

@@ -31,10 +31,10 @@ import pytest
 import shapely
 
 from geo.build import BuildResult, build
-from geo.export import EXTRA_FORMATS, parse_formats
+from geo.exports import EXTRA_FORMATS, parse_formats
+from geo.exports.shapefile import SHAPEFILE_NOTES, shapefile_field_names
+from geo.exports.tables import FIXED_TIME, LICENCE
 from geo.load import Layer
-from geo.shapefile import SHAPEFILE_NOTES, shapefile_field_names
-from geo.tables import FIXED_TIME, LICENCE
 from tests.conftest import FIXTURES, require_tool
 
 EXPORT_STORY = FIXTURES / "export_story"
@@ -571,7 +571,7 @@ def test_qml_styles_follow_the_web_map(fixture_build: BuildResult):
         symbol = renderer.find(f"symbols/symbol[@name='{category.get('symbol')}']")
         colours[category.get("value")] = symbol.find(".//Option[@name='color']").get("value")
     # map.toml's colours, and the web map's first palette colour for 'withdrawal'
-    from geo.styles import PALETTE
+    from geo.kinds import PALETTE
 
     spare = next(c for c in PALETTE if c not in ("#b2182b", "#2166ac"))
     rgb = lambda h: ",".join(str(int(h[i : i + 2], 16)) for i in (1, 3, 5))  # noqa: E731
@@ -581,7 +581,7 @@ def test_qml_styles_follow_the_web_map(fixture_build: BuildResult):
         "withdrawal": rgb(spare) + ",242",
     }
     bases = qml_of(fixture_build, "bases")
-    assert bases.find(".//Option[@name='name']").get("value") == "square"
+    assert bases.find(".//Option[@name='name']").get("value") == "diamond"
     assert qml_of(fixture_build, "places").find(".//Option[@name='name']").get("value") == "circle"
     countries = qml_of(fixture_build, "countries").find("renderer-v2")
     assert (countries.get("type"), countries.get("attr")) == ("categorizedSymbol", "role")
@@ -624,7 +624,7 @@ def test_qgis_opens_the_geopackage_styled(any_build: BuildResult):
     assert events["renderer"] == "categorizedSymbol" and events["field"] == "category"
     colours = dict(any_build.story.layer("events").config.categories)
     assert {k: v for k, v in events["categories"].items() if k in colours} == colours
-    assert found["bases"]["marker_shape"] == "square"
+    assert found["bases"]["marker_shape"] == "diamond"  # as on the web map
     assert found["countries"]["renderer"] == "categorizedSymbol"
 
 

@@ -24,10 +24,10 @@ import shapely
 
 from geo.build import BuildResult, build, read_story
 from geo.cli import main
-from geo.export import EXTRA_FORMATS, export_problems
+from geo.exports import EXTRA_FORMATS, export_problems
+from geo.exports.shapefile import SHAPEFILE_NOTES
+from geo.exports.tables import field_names, gdal_warnings_to, typed_frame
 from geo.problems import StoryError
-from geo.shapefile import SHAPEFILE_NOTES
-from geo.tables import field_names, gdal_warnings_to, typed_frame
 from tests.test_export import digests, ogrinfo
 
 KML = "{http://www.opengis.net/kml/2.2}"

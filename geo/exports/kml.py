@@ -12,25 +12,26 @@ from pathlib import Path
 from typing import Any
 
 from geo.combine import Story
-from geo.load import Layer
-from geo.styles import LayerStyle, rgba
-from geo.tables import (
+from geo.exports.qgis import LayerStyle, rgba
+from geo.exports.tables import (
     STORY_FILES,
     Table,
     all_tables,
     field_names,
     layer_description,
     records,
+    scene_of,
     table_style,
     text,
 )
+from geo.load import Layer
+from geo.scene import LayerScene
 from geo.text import is_link
 
 _KML = "http://www.opengis.net/kml/2.2"
 ET.register_namespace("", _KML)
 KML_ICON = "https://maps.google.com/mapfiles/kml/shapes/placemark_circle.png"
 KML_NAME_FIELDS = ("title", "name", "site", "id")  # placemark name when no label is set
-KML_TIME_FIELDS = {"events": ("date", "end_date"), "bases": ("start_date", "end_date")}
 KML_SOURCE_FIELDS = ("source_name", "source_url")
 
 
@@ -43,9 +44,10 @@ def write_kml(story: Story, folder: Path) -> list[Path]:
         t for t in (story.config.description, story.config.credit) if t
     )
     for table in all_tables(story, split=True):
-        style = table_style(table)
+        scene = scene_of(story, table.layer)
+        style = table_style(table, scene)
         _kml_styles(document, table, style)
-        _kml_folder(document, table, style)
+        _kml_folder(document, table, style, scene)
     path = folder / f"{story.config.name}{STORY_FILES['kml']}"
     ET.indent(root)
     path.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
@@ -92,7 +94,9 @@ def _kml_colour(colour: str | None, opacity: float) -> str:
     return f"{alpha:02x}{blue:02x}{green:02x}{red:02x}"
 
 
-def _kml_folder(document: ET.Element, table: Table, style: LayerStyle | None) -> None:
+def _kml_folder(
+    document: ET.Element, table: Table, style: LayerStyle | None, scene: LayerScene
+) -> None:
     config = table.layer.config
     label = field_names(table.layer).get(config.label, config.label)  # as the table names it
     folder = _kml(document, "Folder", id=table.name)
@@ -102,7 +106,7 @@ def _kml_folder(document: ET.Element, table: Table, style: LayerStyle | None) ->
         placemark = _kml(folder, "Placemark")
         _kml(placemark, "name").text = _placemark_name(label, record)
         _kml(placemark, "description").text = _placemark_html(record, table.layer)
-        _kml_time(placemark, record, KML_TIME_FIELDS.get(config.kind))
+        _kml_time(placemark, record, (scene.time[0], scene.time[2]) if scene.time else None)
         if style is not None:
             index = next(
                 (

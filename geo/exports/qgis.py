@@ -1,47 +1,25 @@
-"""The web map's layer styles as data, written out for desktop GIS: QGIS QML and SLD.
+"""The scenes' styles written out for desktop GIS: QGIS QML and SLD.
 
-A layer's style comes from its kind's style in kinds.toml merged with map.toml (``config.style``).
-Two things colour features by an attribute: a ``category_field`` (events' ``category``) takes
-its colours from ``config.categories`` and, for values not given there, from the web map's
-palette (:func:`category_colours`); and style keys prefixed ``focus_`` restyle the country
-whose ``role`` is ``focus``. QML and SLD are built with ElementTree, so every value is XML-escaped.
+A layer's symbols come from its scene (geo.scene: the style model every output shares): the
+kind decided them once, from kinds.toml and map.toml. A scene with categories colours its
+features by that field's value. QML and SLD are built with ElementTree, so every value is
+XML-escaped.
 """
 
 from __future__ import annotations
 
-import itertools
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from geo.kinds import PALETTE
-from geo.story import LayerConfig
+from geo.scene import LayerScene, Symbol
 from geo.text import missing
-
-FOCUS_FIELD, FOCUS_VALUE, FOCUS_PREFIX = "role", "focus", "focus_"
-
-# Point symbols that differ from the web map's circle marker, by layer kind. Bases are sites,
-# drawn as a solid square: their faint web fill belongs to the precision circle around them.
-MARKERS: dict[str, dict[str, Any]] = {"bases": {"shape": "square", "fill_opacity": 1.0}}
 
 # QGIS's numbers for geometry types (QgsWkbTypes::GeometryType) and its symbol type names.
 QGIS_GEOMETRY = {"point": 0, "line": 1, "polygon": 2}
 QGIS_SYMBOL = {"point": "marker", "line": "line", "polygon": "fill"}
-
-
-@dataclass(frozen=True)
-class Symbol:
-    """How one feature is drawn, in the web map's units (pixels, opacities 0..1)."""
-
-    stroke: str
-    stroke_width: float
-    stroke_opacity: float = 1.0
-    fill: str | None = None
-    fill_opacity: float = 0.0
-    dash: tuple[float, ...] = ()
-    shape: str = "circle"  # point layers only
-    radius: float = 6.0  # point layers only
+QGIS_MARKER = {"circle": "circle", "event": "circle", "square": "square", "diamond": "diamond"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +30,7 @@ class Category:
 
 @dataclass(frozen=True)
 class LayerStyle:
-    """A layer's symbology: one symbol, or one per value of ``field``."""
+    """A table's symbology: one symbol, or one per value of ``field``."""
 
     name: str
     title: str
@@ -67,59 +45,29 @@ class LayerStyle:
 
 
 def layer_style(
-    config: LayerConfig, geometry: str, values: Mapping[str, Iterable[Any]]
+    scene: LayerScene, geometry: str, field: str | None, values: Iterable[Any]
 ) -> LayerStyle:
-    """The style of one layer; ``values`` holds each column's values (to list its categories)."""
-    style = dict(config.style)
-    base = _symbol(style, config.kind, geometry)
-    if config.category_field and config.category_field in values:
-        colours = category_colours(config.categories, values[config.category_field])
-        categories = tuple(
-            Category(v, _coloured(base, colour, geometry)) for v, colour in colours.items()
-        )
-        return LayerStyle(
-            config.name, config.title, geometry, base, config.category_field, categories
-        )
-    focus = {k[len(FOCUS_PREFIX) :]: v for k, v in style.items() if k.startswith(FOCUS_PREFIX)}
-    if focus and FOCUS_FIELD in values:
-        others = sorted({str(v) for v in values[FOCUS_FIELD] if _present(v)} - {FOCUS_VALUE})
-        focused = _symbol({**style, **focus}, config.kind, geometry)
-        categories = (Category(FOCUS_VALUE, focused), *(Category(v, base) for v in others))
-        return LayerStyle(config.name, config.title, geometry, base, FOCUS_FIELD, categories)
-    return LayerStyle(config.name, config.title, geometry, base)
-
-
-def category_colours(configured: Mapping[str, str], values: Iterable[Any]) -> dict[str, str]:
-    """Colour of each category value, for the web map and QGIS alike: map.toml's colour, else
-    the next palette colour map.toml does not use, values in sorted order."""
-    spare = itertools.cycle([c for c in PALETTE if c not in configured.values()] or PALETTE)
-    present = sorted({str(v) for v in values if _present(v)})
-    return {value: configured.get(value) or next(spare) for value in present}
-
-
-def _present(value: Any) -> bool:
-    """Not None, NaN or pandas' NA (typed tables give NA for a missing value)."""
-    return not missing(value)
-
-
-def _symbol(style: Mapping[str, Any], kind: str, geometry: str) -> Symbol:
-    symbol = Symbol(
-        stroke=style.get("color", "#000000"),
-        stroke_width=float(style.get("weight", 1.0)),
-        stroke_opacity=float(style.get("opacity", 1.0)),
-        fill=style.get("fill_color"),
-        fill_opacity=float(style.get("fill_opacity", 0.0 if geometry == "line" else 0.2)),
-        dash=tuple(float(d) for d in str(style.get("dash_array", "")).split()),
-        radius=float(style.get("radius", 6.0)),
+    """The style of a table of ``geometry`` from the layer's scene; ``field`` is the scene's
+    category field as the table names it, ``values`` its values there (one category each)."""
+    base = for_geometry(scene.symbol, geometry)
+    if scene.categories is None or field is None:
+        return LayerStyle(scene.name, scene.title, geometry, base)
+    present = sorted({str(v) for v in values if not missing(v)})
+    categories = tuple(
+        Category(v, for_geometry(scene.categories.symbol_for(v, scene.symbol), geometry))
+        for v in present
     )
+    return LayerStyle(scene.name, scene.title, geometry, base, field, categories)
+
+
+def for_geometry(symbol: Symbol, geometry: str) -> Symbol:
+    """A layer's symbol for one geometry of it (a plain layer may mix them): points are filled,
+    with their stroke colour when the layer has no fill; lines have no fill."""
     if geometry == "point":
-        symbol = replace(symbol, fill=symbol.fill or symbol.stroke, **MARKERS.get(kind, {}))
+        return replace(symbol, fill=symbol.fill or symbol.stroke)
+    if geometry == "line":
+        return replace(symbol, fill=None, fill_opacity=0.0)
     return symbol
-
-
-def _coloured(symbol: Symbol, colour: str, geometry: str) -> Symbol:
-    """A category's colour fills points and polygons and strokes lines."""
-    return replace(symbol, stroke=colour) if geometry == "line" else replace(symbol, fill=colour)
 
 
 def rgba(colour: str | None, opacity: float) -> tuple[int, int, int, int]:
@@ -202,7 +150,7 @@ def _qml_layers(symbol: Symbol, geometry: str) -> list[tuple[str, dict[str, str]
         fill_layer = {"color": fill, "style": "solid", "outline_style": "no"}
         return [("SimpleFill", fill_layer), ("SimpleLine", line)]
     marker = {
-        "name": symbol.shape,
+        "name": QGIS_MARKER.get(symbol.shape, "circle"),
         "color": fill,
         "outline_color": stroke,
         "outline_width": _number(symbol.stroke_width),
@@ -273,7 +221,9 @@ def _sld_rule(
     if geometry == "point":
         graphic = ET.SubElement(symbolizer, f"{{{_SE}}}Graphic")
         mark = ET.SubElement(graphic, f"{{{_SE}}}Mark")
-        ET.SubElement(mark, f"{{{_SE}}}WellKnownName").text = symbol.shape
+        ET.SubElement(mark, f"{{{_SE}}}WellKnownName").text = QGIS_MARKER.get(
+            symbol.shape, "circle"
+        )
         _sld_fill(mark, symbol)
         _sld_stroke(mark, symbol)
         ET.SubElement(graphic, f"{{{_SE}}}Size").text = _number(2 * symbol.radius)

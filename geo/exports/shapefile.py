@@ -1,7 +1,7 @@
 """Zipped ESRI Shapefiles: one zip per layer, with a note mapping long field names to dBase's.
 
 ``fields.txt`` lists every field as the story names it and as the .dbf does where the two
-differ: cut to dBase's 10 bytes, or renamed for every format (:mod:`geo.tables`). The names
+differ: cut to dBase's 10 bytes, or renamed for every format (:mod:`geo.exports.tables`). The names
 are read back from the written .dbf, so the list is what GIS tools show.
 """
 
@@ -17,8 +17,7 @@ import pyarrow as pa
 import pyogrio
 
 from geo.combine import Story
-from geo.load import Layer
-from geo.tables import (
+from geo.exports.tables import (
     FIXED_DATE,
     LAYER_FILES,
     ZIP_TIME,
@@ -30,6 +29,7 @@ from geo.tables import (
     tables,
     write,
 )
+from geo.load import Layer
 
 SHAPEFILE_NAME_BYTES = 10  # dBase field names
 SHAPEFILE_TEXT_BYTES = 254  # dBase text values

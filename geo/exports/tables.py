@@ -26,7 +26,6 @@ in the Shapefile's ``fields.txt``. Geometries are written 2D (x, y), as the map 
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -42,8 +41,9 @@ import pyogrio
 import shapely
 
 from geo.combine import Story
+from geo.exports.qgis import LayerStyle, layer_style
 from geo.load import Layer
-from geo.styles import LayerStyle, layer_style
+from geo.scene import LayerScene
 
 # GDAL stamps files with OGR_CURRENT_DATE instead of the clock.
 FIXED_TIME = "2000-01-01T00:00:00.000Z"
@@ -259,17 +259,21 @@ def text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def table_style(table: Table) -> LayerStyle | None:
-    """The table's symbology (None for a table that mixes geometry dimensions), naming the
-    category field as the table does (a renamed property keeps its colours)."""
+def scene_of(story: Story, layer: Layer) -> LayerScene:
+    """The layer as its kind draws it: what its styles in every format follow."""
+    return next(s for s in story.scenes if s.name == layer.name)
+
+
+def table_style(table: Table, scene: LayerScene) -> LayerStyle | None:
+    """The table's symbology from its layer's scene (None for a table that mixes geometry
+    dimensions), naming the category field as the table does (a renamed property keeps its
+    colours)."""
     if table.dimension is None:
         return None
-    values = {c: table.frame[c].tolist() for c in table.frame.columns}
-    config = table.layer.config
-    if config.category_field is not None:
-        exported = field_names(table.layer).get(config.category_field, config.category_field)
-        config = dataclasses.replace(config, category_field=exported)
-    return layer_style(config, _STYLE_GEOMETRY[table.dimension], values)
+    field = scene.categories.field if scene.categories else None
+    exported = field_names(table.layer).get(field, field) if field else None
+    values = table.frame[exported].tolist() if exported in table.frame else []
+    return layer_style(scene, _STYLE_GEOMETRY[table.dimension], exported, values)
 
 
 # --- metadata -----------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""Step 4: write every layer as data files GIS tools read (full-precision geometries).
+
+Always: one GeoPackage with every layer (``<story>.gpkg``, styled for QGIS), one GeoJSON per
+layer and one CSV per point layer. ``formats`` adds KML, zipped Shapefiles, FlatGeobuf and
+GeoParquet. Every writer reads ``layer.frame`` (never the simplified ``layer.web``) through
+:func:`geo.exports.tables.typed_frame`, so each format declares the same field types, and
+every file is reproducible: the same story gives the same bytes.
+
+Formats whose layers hold one kind of geometry (GeoPackage, Shapefile) get a layer that mixes
+points, lines and polygons as one table per kind, named ``<layer>_points``, ``<layer>_lines``
+and ``<layer>_polygons``; a layer mixing single and multi parts of one kind is written as
+multi parts there and in FlatGeobuf.
+
+Names. No export overwrites another: :func:`export_problems` refuses a story in which two
+tables or files would get the same name ignoring case (a mixed layer ``x`` splits into
+``x_points``, which another layer may already be called) or a layer would take a GeoPackage
+table name that GeoPackage, SQLite or QGIS use (``layer_styles``, ``gpkg_*``, ``rtree_*``,
+``sqlite_*``). Field names follow :mod:`geo.exports.tables`: unique ignoring case in every format.
+
+The GeoPackage is written a table at a time into scratch GeoPackages that are then merged
+with SQLite (:func:`merge_geopackages`): appending to one GeoPackage gets slower with every
+table already in it, and a story of hundreds of layers took many minutes.
+
+CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) get a ``'`` in front, as OWASP advises; numbers, dates and
+every other format keep their exact values. KML links only http(s) URLs, like the web map.
+
+One module per format family: ``geopackage``, ``vector`` (GeoJSON, FlatGeobuf, GeoParquet),
+``csv_files``, ``kml``, ``shapefile``; ``qgis`` writes the scenes' styles as QML and SLD;
+``tables`` is what every writer shares (typed tables, field names, metadata, GDAL calls), and
+``names`` checks that no export overwrites another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from geo.combine import Story
+from geo.exports.csv_files import write_csv
+from geo.exports.geopackage import write_geopackage
+from geo.exports.kml import write_kml
+from geo.exports.names import export_problems
+from geo.exports.shapefile import write_shapefile
+from geo.exports.tables import FIXED_TIME, gdal_config, gdal_warnings_to
+from geo.exports.vector import write_flatgeobuf, write_geojson, write_geoparquet
+from geo.formats import DEFAULT_FORMATS, EXTRA_FORMATS, parse_formats
+from geo.problems import StoryError
+
+__all__ = ["EXTRA_FORMATS", "export_problems", "parse_formats", "write_exports"]
+
+
+def write_exports(
+    story: Story, folder: Path, formats: Sequence[str], log: Callable[[str], None]
+) -> list[Path]:
+    """Write the default formats and ``formats`` into ``folder``; return the files written.
+
+    Raises StoryError, writing nothing, when :func:`export_problems` finds any; GDAL's warnings
+    go to ``log``, never straight to stderr.
+    """
+    unknown = [f for f in formats if f not in WRITERS]
+    if unknown:
+        raise ValueError(f"unknown export format(s) {unknown}; known: {', '.join(EXTRA_FORMATS)}")
+    problems = export_problems(story)
+    if problems:
+        raise StoryError(problems)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with gdal_config(OGR_CURRENT_DATE=FIXED_TIME), gdal_warnings_to(log):
+        for name in (*DEFAULT_FORMATS, *(f for f in EXTRA_FORMATS if f in formats)):
+            paths = WRITERS[name](story, folder)
+            log(f"exported {name}: {', '.join(p.name for p in paths)}")
+            written.extend(paths)
+    return written
+
+
+Writer = Callable[[Story, Path], list[Path]]
+WRITERS: dict[str, Writer] = {
+    "geopackage": write_geopackage,
+    "geojson": write_geojson,
+    "csv": write_csv,
+    "kml": write_kml,
+    "shapefile": write_shapefile,
+    "flatgeobuf": write_flatgeobuf,
+    "geoparquet": write_geoparquet,
+}
