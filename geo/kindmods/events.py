@@ -12,11 +12,11 @@ from typing import Any
 import shapely
 
 from geo.combine import COUNTRY_FIELD, Story
-from geo.dates import day_number, span
+from geo.dates import as_written, day_number, span
 from geo.kindmods.common import categories, category_legend, source_row, symbol
 from geo.load import Layer
 from geo.scene import LayerScene, LegendEntry
-from geo.text import PRECISION_TEXT, format_date, format_range, is_link, km, lat_lon, missing
+from geo.text import PRECISION_TEXT, format_range, is_link, km, lat_lon, missing
 from geo.view import Bounds
 
 FAR_MARGIN = 2.0  # degrees beyond the view before an event counts as far away
@@ -90,8 +90,8 @@ def _columns(record: dict, geom: Any, far: tuple | None, category_field: str | N
         "start_day": day_number(first),
         "end_day": day_number(last),
         "when": when,
-        "when_iso": record["date"].isoformat(),
-        "hover": f"{format_date(record['date'], record['date_precision'])}: {record['title']}",
+        "when_iso": as_written(record["date"], record["date_precision"]),  # HTML's month/year forms
+        "hover": f"{when}: {record['title']}",  # a range keeps its end
         "category_text": str(record[category_field]) if category_field else None,
         "place_text": place,
         "precision_text": f"Location: {precision}",
