@@ -39,6 +39,8 @@ def describe(path: str, name: str) -> dict:
         default_style_message=message,
         geometry_type=int(layer.geometryType()),
     )
+    temporal = layer.temporalProperties()
+    found["temporal"] = [temporal.isActive(), temporal.startField(), temporal.endField()]
     return found
 
 

@@ -31,6 +31,7 @@ import pytest
 import shapely
 
 from geo.build import BuildResult, build
+from geo.dates import as_written, span
 from geo.exports import EXTRA_FORMATS, parse_formats
 from geo.exports.shapefile import SHAPEFILE_NOTES, shapefile_field_names
 from geo.exports.tables import FIXED_TIME, LICENCE
@@ -105,9 +106,38 @@ def story_name(result: BuildResult) -> str:
     return result.story.config.name
 
 
+# The interval a dated kind's features cover: start, its precision, end, its precision.
+INTERVALS = {
+    "events": ("date", "date_precision", "end_date", "date_precision"),
+    "bases": ("start_date", "start_precision", "end_date", "end_precision"),
+}
+
+
+def exported(layer: Layer) -> gpd.GeoDataFrame:
+    """The layer as the exports must hold it: a date as precise as its source, written as it
+    is ("2017-11", "2018"), and for a dated layer typed date_start/date_end for its interval."""
+    frame = layer.frame.copy()
+    for spec in layer.kind.fields.values():
+        if spec.type == "date" and spec.precision:
+            frame[spec.name] = [
+                as_written(v, p)
+                for v, p in zip(frame[spec.name], frame[spec.precision], strict=True)
+            ]
+    interval = INTERVALS.get(layer.config.kind)
+    if interval:
+        start, start_precision, end, end_precision = interval
+        spans = [
+            span(r[start], r[start_precision], r.get(end), r.get(end_precision))
+            for r in layer.frame.to_dict("records")
+        ]
+        frame["date_start"] = [a for a, _ in spans]
+        frame["date_end"] = [b for _, b in spans]
+    return frame
+
+
 def tables_of(layer: Layer, split: bool) -> dict[str, gpd.GeoDataFrame]:
     """The source rows each table holds: the layer, or (split) its part per geometry dimension."""
-    frame = layer.frame
+    frame = exported(layer)
     dimensions = frame.geom_type.map(DIMENSION)
     if not split or dimensions.nunique() == 1:
         return {layer.name: frame}
@@ -188,12 +218,15 @@ def _line(body: str, key: str) -> str:
     return match.group(1) if match else ""
 
 
-def value_type(layer: Layer, column: str) -> str:
-    """'date', 'number', 'integer', 'boolean' or 'text': the kind's type, else the values'."""
+def value_type(layer: Layer, rows: gpd.GeoDataFrame, column: str) -> str:
+    """'date', 'number', 'integer', 'boolean' or 'text': the kind's type (a date known to its
+    precision is text as written), else the values'."""
     spec = layer.kind.fields.get(column)
     if spec is not None:
+        if spec.type == "date" and spec.precision:
+            return "text"
         return spec.type if spec.type in ("date", "number", "integer") else "text"
-    values = [v for v in layer.frame[column] if present(v)]
+    values = [v for v in rows[column] if present(v)]
     if values and all(isinstance(v, bool | np.bool_) for v in values):
         return "boolean"
     if values and all(isinstance(v, int | np.integer) for v in values):
@@ -203,13 +236,21 @@ def value_type(layer: Layer, column: str) -> str:
     return "date" if values and all(isinstance(v, dt.date) for v in values) else "text"
 
 
+def looks_like_days(values: pd.Series) -> bool:
+    found = [v for v in values if present(v)]
+    return bool(found) and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(v)) for v in found)
+
+
 def expected_fields(layer: Layer, rows: gpd.GeoDataFrame, fmt: str) -> dict[str, str]:
     out = {}
     for column in rows.columns:
         if column == rows.geometry.name:
             continue
         empty = not any(present(v) for v in rows[column])
-        typed = OGR_TYPES[fmt].get(value_type(layer, column), "String")
+        kind = value_type(layer, rows, column)
+        if fmt in TYPED_BY_VALUES and kind == "text" and looks_like_days(rows[column]):
+            kind = "date"  # GDAL types these formats by their values: all YYYY-MM-DD is a Date
+        typed = OGR_TYPES[fmt].get(kind, "String")
         out[column] = "String" if empty and fmt in TYPED_BY_VALUES else typed
     return out
 
@@ -252,7 +293,7 @@ def ogrinfo_expectations(result: BuildResult, fmt: str) -> list[tuple[str, list[
             (
                 str(folder / f"{layer.name}.csv"),
                 options,
-                {layer.name: (layer, layer.frame, same(layer.frame))},
+                {layer.name: (layer, exported(layer), same(exported(layer)))},
             )
             for layer in story.layers
             if is_point_layer(layer)
@@ -261,7 +302,7 @@ def ogrinfo_expectations(result: BuildResult, fmt: str) -> list[tuple[str, list[
         (
             str(folder / f"{layer.name}.{fmt}"),
             [],
-            {layer.name: (layer, layer.frame, same(layer.frame))},
+            {layer.name: (layer, exported(layer), same(exported(layer)))},
         )
         for layer in story.layers
     ]
@@ -304,7 +345,9 @@ def plain(value: Any) -> Any:
         value = value.item()
     if isinstance(value, pd.Timestamp | dt.datetime):
         assert (value.hour, value.minute, value.second) == (0, 0, 0), value
-        return value.date()  # a Date field (FlatGeobuf: a midnight DateTime)
+        value = value.date()  # a Date field (FlatGeobuf: a midnight DateTime)
+    if isinstance(value, dt.date):
+        return value.isoformat()  # a day, whether a format typed it as a Date or as text
     return value
 
 
@@ -625,6 +668,8 @@ def test_qgis_opens_the_geopackage_styled(any_build: BuildResult):
     colours = dict(any_build.story.layer("events").config.categories)
     assert {k: v for k, v in events["categories"].items() if k in colours} == colours
     assert found["bases"]["marker_shape"] == "diamond"  # as on the web map
+    # QGIS's temporal controller shows each event over the interval its date covers
+    assert found["events"]["temporal"] == [True, "date_start", "date_end"]
     assert found["countries"]["renderer"] == "categorizedSymbol"
 
 
@@ -637,14 +682,16 @@ def test_csv_has_lon_lat_first_one_row_per_point_and_iso_dates(any_build: BuildR
             continue
         with (data(any_build) / f"{layer.name}.csv").open(encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
-        columns = [c for c in layer.frame.columns if c != "geometry"]
+        frame = exported(layer)
+        columns = [c for c in frame.columns if c != "geometry"]
         assert list(rows[0]) == ["lon", "lat", *columns]
-        assert len(rows) == len(layer.frame)
-        for row, (_, source) in zip(rows, layer.frame.iterrows(), strict=True):
+        assert len(rows) == len(frame)
+        for row, (_, source) in zip(rows, frame.iterrows(), strict=True):
             assert (float(row["lon"]), float(row["lat"])) == (source.geometry.x, source.geometry.y)
-            for field in layer.kind.date_fields:
-                value = source[field]
-                assert row[field] == (value.isoformat() if present(value) else "")
+            for field in [*layer.kind.date_fields, "date_start", "date_end"]:
+                value = source.get(field)
+                expected = value.isoformat() if hasattr(value, "isoformat") else value
+                assert row.get(field, "") == (expected if present(expected) else ""), field
 
 
 # --- KML ----------------------------------------------------------------------------------
@@ -758,7 +805,8 @@ def test_geoparquet_metadata_and_types(fixture_build: BuildResult):
     column = geo["columns"]["geometry"]
     assert column["encoding"] == "WKB" and column["geometry_types"] == ["Point"]
     assert column["crs"]["id"] == {"authority": "EPSG", "code": 4326}
-    assert str(schema.field("date").type) == "date32[day]"
+    assert str(schema.field("date").type) == "string"  # as precise as its source: "2017-11"
+    assert str(schema.field("date_start").type) == "date32[day]"
     assert str(schema.field("precision_km").type) == "double"
 
 

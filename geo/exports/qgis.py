@@ -38,6 +38,8 @@ class LayerStyle:
     symbol: Symbol
     field: str | None = None
     categories: tuple[Category, ...] = ()
+    time: tuple[str, str] | None = None  # the table's start and end date fields, for QGIS's
+    # temporal controller
 
     def symbol_for(self, value: Any) -> Symbol:
         """The symbol a feature with this ``field`` value is drawn with."""
@@ -45,19 +47,24 @@ class LayerStyle:
 
 
 def layer_style(
-    scene: LayerScene, geometry: str, field: str | None, values: Iterable[Any]
+    scene: LayerScene,
+    geometry: str,
+    field: str | None,
+    values: Iterable[Any],
+    time: tuple[str, str] | None = None,
 ) -> LayerStyle:
     """The style of a table of ``geometry`` from the layer's scene; ``field`` is the scene's
-    category field as the table names it, ``values`` its values there (one category each)."""
+    category field as the table names it, ``values`` its values there (one category each);
+    ``time`` the table's interval fields."""
     base = for_geometry(scene.symbol, geometry)
     if scene.categories is None or field is None:
-        return LayerStyle(scene.name, scene.title, geometry, base)
+        return LayerStyle(scene.name, scene.title, geometry, base, time=time)
     present = sorted({str(v) for v in values if not missing(v)})
     categories = tuple(
         Category(v, for_geometry(scene.categories.symbol_for(v, scene.symbol), geometry))
         for v in present
     )
-    return LayerStyle(scene.name, scene.title, geometry, base, field, categories)
+    return LayerStyle(scene.name, scene.title, geometry, base, field, categories, time)
 
 
 def for_geometry(symbol: Symbol, geometry: str) -> Symbol:
@@ -83,7 +90,7 @@ def rgba(colour: str | None, opacity: float) -> tuple[int, int, int, int]:
 
 def to_qml(style: LayerStyle) -> str:
     """A QGIS layer style document (the ``styleQML`` of a ``layer_styles`` row)."""
-    root = ET.Element("qgis", version="3.22.0", styleCategories="Symbology")
+    root = ET.Element("qgis", version="3.22.0", styleCategories="Symbology|Temporal")
     if style.field is None:
         renderer = _element(root, "renderer-v2", type="singleSymbol")
         symbols = _element(renderer, "symbols")
@@ -105,10 +112,31 @@ def to_qml(style: LayerStyle) -> str:
         source = _element(renderer, "source-symbol")
         _qml_symbol(source, "0", style.symbol, style.geometry)
     renderer.attrib.update(symbollevels="0", enableorderby="0", forceraster="0")
+    if style.time is not None:
+        _qml_temporal(root, *style.time)
     _element(root, "layerGeometryType").text = str(QGIS_GEOMETRY[style.geometry])
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(
         root, encoding="unicode"
     )
+
+
+def _qml_temporal(root: ET.Element, start: str, end: str) -> None:
+    """QGIS's temporal controller shows each feature from its start to its end date."""
+    temporal = _element(
+        root,
+        "temporal",
+        enabled="1",
+        mode="2",  # QgsVectorLayerTemporalProperties::ModeFeatureDateTimeStartAndEndFromFields
+        startField=start,
+        endField=end,
+        accumulate="0",
+        limitMode="0",  # the end date is included
+        durationUnit="min",
+        fixedDuration="0",
+    )
+    fixed = _element(temporal, "fixedRange")
+    _element(fixed, "start")
+    _element(fixed, "end")
 
 
 def _qml_symbol(parent: ET.Element, name: str, symbol: Symbol, geometry: str) -> None:

@@ -25,6 +25,7 @@ from geo.exports.tables import (
     attribute_columns,
     field_names,
     licence,
+    scene_of,
     sources,
     tables,
     write,
@@ -45,7 +46,7 @@ def write_shapefile(story: Story, folder: Path) -> list[Path]:
         with tempfile.TemporaryDirectory() as tmp:
             files: dict[str, bytes] = {}
             notes = []
-            for table in tables(layer, split=True, promote=True):
+            for table in tables(layer, scene_of(story, layer), split=True, promote=True):
                 files.update(_shapefile_files(table, Path(tmp)))
                 notes.append(_shapefile_notes(table, Path(tmp)))
             files[SHAPEFILE_NOTES] = _shapefile_readme(layer, notes).encode("utf-8")
@@ -105,7 +106,9 @@ def _shapefile_notes(table: Table, folder: Path) -> str:
     lines = [f"{table.name}.shp ({table.geometry_type}, {len(table.frame)} features)"]
     if not columns:  # dBase needs a field: GDAL adds one
         lines.append(f"  no properties: {', '.join(written)} is the placeholder dBase needs")
-    for original, short in zip(field_names(table.layer), written[: len(columns)], strict=True):
+    originals = {exported: name for name, exported in field_names(table.layer).items()}
+    for column, short in zip(columns, written[: len(columns)], strict=True):
+        original = originals.get(column, column)  # date_start, date_end: derived, not renamed
         shown = original if original and original == original.strip() else repr(original)
         lines.append(f"  {shown} -> {short}" if original != short else f"  {shown}")
     cut = [

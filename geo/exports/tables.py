@@ -41,7 +41,9 @@ import pyogrio
 import shapely
 
 from geo.combine import Story
+from geo.dates import as_written, span
 from geo.exports.qgis import LayerStyle, layer_style
+from geo.kinds import FieldSpec
 from geo.load import Layer
 from geo.scene import LayerScene
 
@@ -100,12 +102,17 @@ class Table:
         return found.pop() if len(found) == 1 else None
 
 
-def typed_frame(layer: Layer) -> gpd.GeoDataFrame:
-    """The layer's full-precision frame with Arrow-typed columns: date fields as dates, number
-    fields as doubles, integer fields as 64-bit integers (missing values as nulls, never NaN).
+def typed_frame(layer: Layer, scene: LayerScene | None = None) -> gpd.GeoDataFrame:
+    """The layer's full-precision frame with Arrow-typed columns: number fields as doubles,
+    integer fields as 64-bit integers (missing values as nulls, never NaN).
+
+    A date is as precise as its source: a date field keeps its value as written ("2017-11",
+    "2018") beside its precision field, and a dated layer (its scene's ``time``) gets typed
+    ``date_start`` and ``date_end`` columns for the interval it covers (2017-11-01 to
+    2017-11-30), the form time-aware GIS tools filter on.
 
     Declaring the types from the kind keeps a column that is empty in this story (say, no event
-    has an ``end_date``) a Date field rather than whatever GDAL would guess.
+    has an ``end_date``) of its type rather than whatever GDAL would guess.
 
     Columns take their exported names (:func:`field_names`) and geometries lose any z: GeoPackage
     and FlatGeobuf refuse a 3D geometry in a layer declared 2D.
@@ -113,11 +120,57 @@ def typed_frame(layer: Layer) -> gpd.GeoDataFrame:
     frame = layer.frame
     fields = layer.kind.fields
     columns = {
-        exported: _typed_column(frame[name], fields[name].type if name in fields else None)
+        exported: _typed_column(_as_written(frame, name, fields.get(name)), _type(fields.get(name)))
         for name, exported in field_names(layer).items()
     }
+    if scene is not None and scene.time is not None:
+        columns.update(zip(interval_names(layer), _interval(frame, scene.time), strict=True))
     geometry = shapely.force_2d(np.asarray(frame.geometry.values))
     return gpd.GeoDataFrame(columns, geometry=geometry, crs=frame.crs)
+
+
+def _type(spec: FieldSpec | None) -> str | None:
+    """The column's type: a date with a precision is text as written, not a padded day."""
+    if spec is None:
+        return None
+    return "text" if spec.type == "date" and spec.precision else spec.type
+
+
+def _as_written(frame: gpd.GeoDataFrame, name: str, spec: FieldSpec | None) -> pd.Series:
+    column = frame[name]
+    if spec is None or spec.type != "date" or not spec.precision:
+        return column
+    precisions = frame[spec.precision] if spec.precision in frame else [None] * len(frame)
+    return pd.Series(
+        [as_written(v, p) for v, p in zip(column, precisions, strict=True)], index=frame.index
+    )
+
+
+def interval_names(layer: Layer) -> tuple[str, str]:
+    """The names of a dated layer's interval columns: date_start and date_end, or with a
+    leading '_' where a property already takes the name."""
+    taken = {name.lower() for name in field_names(layer).values()}
+    return free_name("date_start", taken), free_name("date_end", taken)
+
+
+def _interval(
+    frame: gpd.GeoDataFrame, time: tuple[str, str, str | None, str | None]
+) -> tuple[pd.Series, pd.Series]:
+    """The first and last day each feature's dates cover, as typed date columns."""
+    start, start_precision, end, end_precision = time
+    spans = [
+        span(
+            r.get(start),
+            r.get(start_precision),
+            r.get(end) if end else None,
+            r.get(end_precision) if end_precision else None,
+        )
+        for r in frame.to_dict("records")
+    ]
+    return tuple(
+        _typed_column(pd.Series([s[i] for s in spans], index=frame.index, dtype=object), "date")
+        for i in (0, 1)
+    )
 
 
 def attribute_columns(frame: gpd.GeoDataFrame) -> list[str]:
@@ -185,10 +238,12 @@ def _present(value: Any) -> bool:
     return value is not None and value is not pd.NA and value == value  # NaN != NaN
 
 
-def tables(layer: Layer, *, split: bool = False, promote: bool = False) -> list[Table]:
+def tables(
+    layer: Layer, scene: LayerScene, *, split: bool = False, promote: bool = False
+) -> list[Table]:
     """The layer as one table, or (``split``) one table per geometry dimension it mixes;
     ``promote`` writes a table mixing single and multi parts as multi parts only."""
-    frame = typed_frame(layer)
+    frame = typed_frame(layer, scene)
     dimensions = _dimensions(frame)
     if not split or dimensions.nunique() == 1:
         return [_table(layer.name, layer, frame, promote)]
@@ -236,7 +291,11 @@ def _as_multi(geometry: Any, multi_type: str) -> Any:
 
 def all_tables(story: Story, *, split: bool = False, promote: bool = False) -> list[Table]:
     """Every layer's tables (see :func:`tables`), in story order."""
-    return [t for layer in story.layers for t in tables(layer, split=split, promote=promote)]
+    return [
+        t
+        for layer in story.layers
+        for t in tables(layer, scene_of(story, layer), split=split, promote=promote)
+    ]
 
 
 def records(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
@@ -273,7 +332,8 @@ def table_style(table: Table, scene: LayerScene) -> LayerStyle | None:
     field = scene.categories.field if scene.categories else None
     exported = field_names(table.layer).get(field, field) if field else None
     values = table.frame[exported].tolist() if exported in table.frame else []
-    return layer_style(scene, _STYLE_GEOMETRY[table.dimension], exported, values)
+    time = interval_names(table.layer) if scene.time is not None else None
+    return layer_style(scene, _STYLE_GEOMETRY[table.dimension], exported, values, time)
 
 
 # --- metadata -----------------------------------------------------------------------------
