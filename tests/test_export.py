@@ -465,7 +465,7 @@ def _texts_gdal(path: str) -> set[str]:
 def _texts_csv(folder: Path, result: BuildResult) -> set[str]:
     out: set[str] = set()
     for path in folder.glob("*.csv"):
-        with path.open(encoding="utf-8", newline="") as handle:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
             out |= {v for row in csv.reader(handle) for v in row}
     return out
 
@@ -680,7 +680,7 @@ def test_csv_has_lon_lat_first_one_row_per_point_and_iso_dates(any_build: BuildR
     for layer in any_build.story.layers:
         if not is_point_layer(layer):
             continue
-        with (data(any_build) / f"{layer.name}.csv").open(encoding="utf-8", newline="") as f:
+        with (data(any_build) / f"{layer.name}.csv").open(encoding="utf-8-sig", newline="") as f:
             rows = list(csv.DictReader(f))
         frame = exported(layer)
         columns = [c for c in frame.columns if c != "geometry"]

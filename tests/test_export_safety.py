@@ -235,7 +235,7 @@ def test_renamed_fields_are_described_with_the_layer(awkward_build: BuildResult)
 def test_csv_headers_are_unique_when_properties_are_called_lon_and_lat(
     awkward_build: BuildResult,
 ):
-    with (data(awkward_build) / "points.csv").open(encoding="utf-8", newline="") as f:
+    with (data(awkward_build) / "points.csv").open(encoding="utf-8-sig", newline="") as f:
         header, first, _ = list(csv.reader(f))
     assert header[:2] == ["_lon", "_lat"]
     assert len(header) == len({h.lower() for h in header})
@@ -333,7 +333,7 @@ def values_build(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
 
 
 def test_csv_neutralises_formulas_but_keeps_numbers_numbers(values_build: BuildResult):
-    with (data(values_build) / "wells.csv").open(encoding="utf-8", newline="") as f:
+    with (data(values_build) / "wells.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["note"] for r in rows] == ["'" + t for t in FORMULAS] + ["plain"]
     assert [r["depth"] for r in rows[:2]] == ["-12.5", "-13.5"]
@@ -469,3 +469,19 @@ def test_story_files_and_layer_files_never_share_a_name(tmp_path: Path):
     assert shapely.Point(2.11, 13.51).equals(
         pyogrio.read_dataframe(data(result) / "story.geojson").geometry[0]
     )
+
+
+def test_csv_keeps_accents_for_spreadsheets_gdal_and_pandas(tmp_path: Path):
+    """The CSV starts with a UTF-8 byte-order mark (Excel reads accents right by double-click);
+    GDAL and pandas read the same header and the accented values."""
+    import pandas as pd
+
+    result = build(Path(__file__).parent / "fixtures/export_story", tmp_path / "dist")
+    path = result.out / "data/places.csv"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbflon,lat,")
+    by_pandas = pd.read_csv(path)
+    assert list(by_pandas.columns[:2]) == ["lon", "lat"]
+    by_gdal = pyogrio.read_dataframe(path)
+    assert list(by_gdal.columns[:2]) == ["lon", "lat"]
+    names = set(by_pandas["name"])
+    assert names == set(by_gdal["name"]) and any("é" in n or "è" in n for n in names)

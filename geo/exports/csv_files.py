@@ -1,4 +1,5 @@
-"""CSV: one file per point layer, lon and lat first, then the attributes.
+"""CSV: one file per point layer, lon and lat first, then the attributes; UTF-8 with a
+byte-order mark, which spreadsheets need to keep accents and GDAL and pandas skip.
 
 Cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return) get a ``'`` in front, as OWASP advises; numbers, dates and every
@@ -36,7 +37,9 @@ def write_csv(story: Story, folder: Path) -> list[Path]:
         if table.dimension != "points":
             continue
         path = folder / f"{table.name}{LAYER_FILES['csv']}"
-        path.write_text(_csv_text(table.frame), encoding="utf-8", newline="")
+        # A byte-order mark, so a spreadsheet opened by double-click reads UTF-8 (accents intact);
+        # GDAL and pandas skip it.
+        path.write_text(_csv_text(table.frame), encoding="utf-8-sig", newline="")
         written.append(path)
     return written
 

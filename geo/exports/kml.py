@@ -30,7 +30,6 @@ from geo.text import is_link
 
 _KML = "http://www.opengis.net/kml/2.2"
 ET.register_namespace("", _KML)
-KML_ICON = "https://maps.google.com/mapfiles/kml/shapes/placemark_circle.png"
 KML_NAME_FIELDS = ("title", "name", "site", "id")  # placemark name when no label is set
 KML_SOURCE_FIELDS = ("source_name", "source_url")
 
@@ -78,7 +77,7 @@ def _kml_styles(document: ET.Element, table: Table, style: LayerStyle | None) ->
             icon_style = _kml(element, "IconStyle")
             _kml(icon_style, "color").text = _kml_colour(symbol.fill, 1.0)
             _kml(icon_style, "scale").text = f"{symbol.radius / 7:.2g}"
-            _kml(_kml(icon_style, "Icon"), "href").text = KML_ICON
+            # No <Icon>: the viewer's own marker, tinted; nothing is fetched from a server.
         line_style = _kml(element, "LineStyle")
         _kml(line_style, "color").text = _kml_colour(symbol.stroke, symbol.stroke_opacity)
         _kml(line_style, "width").text = f"{symbol.stroke_width:g}"
