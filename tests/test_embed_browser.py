@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from geo.build import build
+from geo.dates import as_written
 from geo.embed import snippet
 from tests.browser import Watch, serve
 from tests.conftest import DEFAULT_STORY
@@ -172,8 +173,13 @@ def test_text_alternative_lists_every_event_with_date_and_source(browser, publis
     for i, (_, event) in enumerate(events.sort_values(["date", "id"]).iterrows()):
         item = items.nth(i)
         assert event["title"] in item.inner_text()
-        assert item.locator("time").get_attribute("datetime") == event["date"].isoformat()
-        assert item.locator("a").get_attribute("href") == event["source_url"]
+        # HTML's own forms for a date known to the month or the year: "2017-11", "2018"
+        written = as_written(event["date"], event["date_precision"])
+        assert item.locator("time").get_attribute("datetime") == written
+        assert item.locator("a[rel~=noopener]").get_attribute("href") == event["source_url"]
+        assert item.locator("a.gs-permalink").get_attribute("href") == f"#event={event['id']}"
+        if isinstance(event["note"], str):  # the caveat travels to the text version
+            assert event["note"] in item.inner_text()
     # Without JavaScript the reader sees the static map, not an empty box.
     assert page.locator(".gs-preview").is_visible()
     assert not page.locator(".gs-map-box").is_visible()
