@@ -47,17 +47,30 @@ def site(default_build):
         yield default_build, url
 
 
-@pytest.fixture(params=["file", "http"])
-def opened(request, browser, site):
-    """The default map opened from disk and over HTTP; yields (page, watch, build)."""
+def open_default(browser, site, how: str):
     result, http_url = site
-    url = (result.out / "index.html").as_uri() if request.param == "file" else http_url
-    origin = "file://" if request.param == "file" else http_url
+    url = (result.out / "index.html").as_uri() if how == "file" else http_url
+    origin = "file://" if how == "file" else http_url
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     watch = Watch(origin)
     watch.attach(page)
     page.goto(url)
     page.wait_for_function("() => window.GeoStory && GeoStory.state.eventLayer")
+    return page, watch, result
+
+
+@pytest.fixture
+def opened(browser, site):
+    """The default map opened from disk; yields (page, watch, build)."""
+    page, watch, result = open_default(browser, site, "file")
+    yield page, watch, result
+    page.close()
+
+
+@pytest.fixture(params=["file", "http"])
+def opened_both_ways(request, browser, site):
+    """The default map opened from disk and over HTTP (what differs: origins, CSP 'self')."""
+    page, watch, result = open_default(browser, site, request.param)
     yield page, watch, result
     page.close()
 
@@ -81,8 +94,8 @@ def open_event(page, event_id: str):
     pytest.fail(f"could not open the popup of {event_id}")
 
 
-def test_page_is_clean_and_self_contained(opened):
-    page, watch, _ = opened
+def test_page_is_clean_and_self_contained(opened_both_ways):
+    page, watch, _ = opened_both_ways
     page.wait_for_timeout(300)
     assert watch.errors == []
     assert watch.foreign == []
@@ -128,8 +141,8 @@ def test_clicking_an_event_opens_its_popup(opened, event_id, date, title):
     assert watch.errors == []
 
 
-def test_every_niamey_event_is_reachable(opened):
-    page, _, result = opened
+def test_every_niamey_event_is_reachable(opened_both_ways):
+    page, _, result = opened_both_ways
     events = result.story.layer("events").frame
     niamey = events[(events.geometry.x == 2.1175) & (events.geometry.y == 13.515)]
     assert len(niamey) >= 10

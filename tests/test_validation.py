@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from geo.build import read_story
+from geo.cli import main
 from geo.output import MANIFEST
 from geo.problems import Problem, StoryError
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES
 
 BAD = FIXTURES / "bad"
 
@@ -82,20 +81,16 @@ def test_bad_input_is_reported_precisely(case: str):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_exits_2_and_leaves_previous_output(case: str, tmp_path):
+def test_bad_input_exits_2_and_leaves_previous_output(case: str, tmp_path, capsys):
     out = tmp_path / "dist"
     out.mkdir()
     (out / MANIFEST).write_text("{}\n")  # an earlier build's output, which a build may replace
     (out / "index.html").write_text("previous build")
-    run = subprocess.run(
-        [sys.executable, "build_map.py", str(BAD / case), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 2, run.stderr
-    assert CASES[case][3] in run.stderr
-    assert "nothing was written" in run.stderr
+    code = main([str(BAD / case), "--out", str(out)])
+    stderr = capsys.readouterr().err
+    assert code == 2, stderr
+    assert CASES[case][3] in stderr
+    assert "nothing was written" in stderr
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "index.html"]
     assert (out / "index.html").read_text() == "previous build"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]  # no staging folder left
