@@ -24,7 +24,7 @@ from geo.kindmods import story_scenes
 from geo.load import load_frames, load_layers
 from geo.preview import write_preview
 from geo.problems import Problem, StoryError
-from geo.render import data_links, render_html
+from geo.render import data_links, to_folium
 from geo.story import StoryConfig, options_config, read_config
 
 Log = Callable[[str], None]
@@ -99,13 +99,17 @@ def publish(
         log("drawing the static preview")
         write_preview(story, scenes, staging / "preview.png")
         log("rendering the map")
-        page = render_html(
-            story,
-            scenes,
-            data_links([p.relative_to(staging) for p in written]),
-            tiles,
-            preview=page_url(base_url, "preview.png"),
-            chapters=chapter_documents(story),
+        page = (
+            to_folium(
+                story,
+                scenes,
+                data_links([p.relative_to(staging) for p in written]),
+                tiles,
+                preview=page_url(base_url, "preview.png"),
+                chapters=chapter_documents(story),
+            )
+            .get_root()
+            .render()
         )
         (staging / "index.html").write_text(page, encoding="utf-8")
         write_embeds(story, staging, base_url, start)

@@ -51,18 +51,6 @@ def to_folium(
     return fmap
 
 
-def render_html(
-    story: Story,
-    scenes: Sequence[LayerScene],
-    data_links: Sequence[DataLink] = (),
-    tiles: str | None = None,
-    preview: str | None = None,
-    chapters: Sequence[ChapterDoc] = (),
-) -> str:
-    """The whole page as a string; same story, same bytes."""
-    return to_folium(story, scenes, data_links, tiles, preview, chapters).get_root().render()
-
-
 class StoryPage(Figure):
     """The page: title, the map, credit line, data links, the text version, and the page
     document. Rendered once by Jinja (unlike element scripts), with autoescaping."""
