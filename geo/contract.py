@@ -29,11 +29,12 @@ POINT_TYPE = 0  # shapely's type id of a Point
 # heading, text, time (``datetime`` names the ISO column), link (``href`` names the URL column,
 # a link only when http(s)), table (``fields``), list (``rows`` for each item of the column) or
 # present (the items of the column whose start_day..end_day hold the timeline's date, by
-# their ``name`` key: who was at a site then).
+# their ``name`` key: who was at a site then) or details (long text behind a "Details"
+# disclosure).
 PopupRow = TypedDict(
     "PopupRow",
     {
-        "as": Literal["heading", "text", "time", "link", "table", "list", "present"],
+        "as": Literal["heading", "text", "time", "link", "table", "list", "present", "details"],
         "name": NotRequired[str],
         "field": NotRequired[str],
         "fields": NotRequired[list[str]],
@@ -106,7 +107,12 @@ class LegendDoc(TypedDict):
 
 
 class ViewDoc(TypedDict):
-    bounds: list[list[float]]  # [[south, west], [north, east]]
+    bounds: list[list[float]]  # [[south, west], [north, east]]: the opening view
+    maxBounds: list[list[float]]  # the layers' extent: the reader never pans or zooms beyond
+    filled: bool  # areas (the land) cover maxBounds: no view may show beyond them
+    # what the story is about (its dated points in view): where the map opens when the frame
+    # cannot show all of ``bounds`` inside ``maxBounds``
+    focus: list[list[float]] | None
     maxZoom: int
     background: str
 
@@ -141,13 +147,21 @@ def page_document(
     max_zoom: int,
     background: str,
     chapters: Sequence[ChapterDoc] = (),
+    max_bounds: tuple[float, float, float, float] | None = None,
 ) -> PageDoc:
-    """The document for ``story.js``: every scene as columns, the legend, the view."""
+    """The document for ``story.js``: every scene as columns, the legend, the view.
+    ``max_bounds`` (west, south, east, north) limits panning and zooming out; by default the
+    extent of the drawn scenes."""
     minx, miny, maxx, maxy = view
+    west, south, east, north = max_bounds or scenes_extent(scenes, view)
+    filled = max_bounds is None and areas_fill(scenes, view)
     return {
         "version": VERSION,
         "view": {
             "bounds": [[miny, minx], [maxy, maxx]],
+            "maxBounds": [[south, west], [north, east]],
+            "filled": filled,
+            "focus": _bounds(focus_extent(scenes, view)),
             "maxZoom": max_zoom,
             "background": background,
         },
@@ -156,6 +170,90 @@ def page_document(
         "approximate": any(s.ring_field or "precision_text" in s.frame for s in scenes),
         "chapters": list(chapters),
     }
+
+
+def areas_fill(scenes: Sequence[LayerScene], view: tuple[float, float, float, float]) -> bool:
+    """Whether areas alone set every side of :func:`scenes_extent` (the land around a story)."""
+    return _sides(scenes, view)[1]
+
+
+def scenes_extent(
+    scenes: Sequence[LayerScene],
+    view: tuple[float, float, float, float],
+    pad: float = 0.02,
+) -> tuple[float, float, float, float]:
+    """The extent of everything drawn (far-away events already sit at the view's edge) and of
+    the view. On each side, areas (the land) set the limit where they reach as far as the
+    points and lines, so the land fills every view; elsewhere points and lines are padded by
+    ``pad`` of the extent's size, so a marker at the rim is not cut in half."""
+    return _sides(scenes, view, pad)[0]
+
+
+def _sides(
+    scenes: Sequence[LayerScene], view: tuple[float, float, float, float], pad: float = 0.02
+) -> tuple[tuple[float, float, float, float], bool]:
+    def box(s: LayerScene) -> tuple[float, ...] | None:
+        if not len(s.frame) or s.frame.geometry.is_empty.all():
+            return None
+        return tuple(float(v) for v in s.frame.total_bounds)
+
+    areas = [b for s in scenes if s.family == "polygon" and (b := box(s))]
+    others = [b for s in scenes if s.family != "polygon" and (b := box(s))] + [view]
+    every = areas + others
+    dx = (max(b[2] for b in every) - min(b[0] for b in every)) * pad
+    dy = (max(b[3] for b in every) - min(b[1] for b in every)) * pad
+    out, filled = [], True
+    for side, lower, margin in ((0, True, dx), (1, True, dy), (2, False, dx), (3, False, dy)):
+        pick = min if lower else max
+        reach = pick(b[side] for b in others)
+        if areas and (
+            pick(b[side] for b in areas) <= reach
+            if lower
+            else pick(b[side] for b in areas) >= reach
+        ):
+            out.append(pick(b[side] for b in areas))
+        else:
+            out.append(reach - margin if lower else reach + margin)
+            filled = False
+    west, south, east, north = out
+    return (
+        round(max(west, -180.0), 4),
+        round(max(south, -85.0), 4),
+        round(min(east, 180.0), 4),
+        round(min(north, 85.0), 4),
+    ), filled
+
+
+def focus_extent(
+    scenes: Sequence[LayerScene], view: tuple[float, float, float, float], pad: float = 0.05
+) -> tuple[float, float, float, float] | None:
+    """The extent of the dated points (events, sites), less those far away at the edge,
+    padded by ``pad`` of the view's size (the places around them)."""
+    parts = []
+    for s in scenes:
+        if s.family != "point" or s.days is None or not len(s.frame):
+            continue
+        frame = s.frame
+        if s.bearing_field and s.bearing_field in frame:
+            frame = frame[frame[s.bearing_field].map(missing)]
+        if len(frame):
+            parts.append(frame.total_bounds)
+    if not parts:
+        return None
+    dx, dy = (view[2] - view[0]) * pad, (view[3] - view[1]) * pad
+    return (
+        min(p[0] for p in parts) - dx,
+        min(p[1] for p in parts) - dy,
+        max(p[2] for p in parts) + dx,
+        max(p[3] for p in parts) + dy,
+    )
+
+
+def _bounds(box: tuple[float, float, float, float] | None) -> list[list[float]] | None:
+    if box is None:
+        return None
+    west, south, east, north = (round(float(v), 4) for v in box)
+    return [[south, west], [north, east]]
 
 
 def layer_document(scene: LayerScene) -> LayerDoc:

@@ -59,7 +59,7 @@ class Label:
     lon: float
     lat: float
     priority: int
-    role: str  # text style: "country", "focus" or "place"
+    role: str  # text style: "country", "focus", "place" or "site"
     rank: str = ""  # a place's rank, for styling
 
 

@@ -1,5 +1,7 @@
 """Bases: foreign military sites, one feature per presence (operator and period) in the data,
-one symbol per site on the map, with a dashed ring as wide as the position's uncertainty."""
+one symbol per site on the map, with a dashed ring as wide as the position's uncertainty.
+Sites are the story's key places: each is labelled with its name, above towns and below
+country names, and drawn above the events."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from geo.combine import COUNTRY_FIELD, Story
 from geo.dates import day_number, span
 from geo.kindmods.common import source_row, symbol
 from geo.load import Layer
-from geo.scene import LayerScene, LegendEntry
+from geo.scene import Label, LayerScene, LegendEntry
 from geo.text import format_date, km, missing
 from geo.view import Bounds
 
@@ -20,9 +22,10 @@ PRESENCE_ROWS = (
     {"as": "text", "field": "operator", "class": "gs-operator"},
     {"as": "text", "field": "period"},
     {"as": "text", "field": "status_text"},
-    {"as": "text", "field": "note", "class": "gs-note"},
+    {"as": "details", "field": "note", "class": "gs-details"},  # research notes: long
     source_row(),
 )
+LABEL_PRIORITY = 40  # country names 50 (the focus 100), capitals 30, towns 10
 POPUP = (
     {"as": "heading", "field": "site"},
     {"as": "text", "field": "place_text", "class": "gs-place"},
@@ -52,6 +55,16 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         family="point",
         frame=drawn,
         symbol=marker,
+        labels=tuple(
+            Label(
+                s["site"],
+                round(s["geometry"].x, 5),
+                round(s["geometry"].y, 5),
+                LABEL_PRIORITY,
+                "site",
+            )
+            for s in sites
+        ),
         legend=(
             LegendEntry("site", layer.config.title, style["color"]),
             LegendEntry("ring", "Uncertainty of a site's position", style["color"]),

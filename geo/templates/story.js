@@ -3,7 +3,8 @@
  * an http(s) URL. Popups are built on click from the layer's columns and its popup template. */
 
 /**
- * @typedef {{as: "heading"|"text"|"time"|"link"|"table"|"list"|"present", field?: string,
+ * @typedef {{as: "heading"|"text"|"time"|"link"|"table"|"list"|"present"|"details",
+ *   field?: string,
  *   fields?: string[], href?: string, datetime?: string, label?: string, lang?: string,
  *   class?: string, rows?: PopupRow[], name?: string}} PopupRow
  * @typedef {{color?: string, weight?: number, opacity?: number, fill?: boolean,
@@ -20,7 +21,8 @@
  *   start: ?Array<?number>, end: ?Array<?number>, countAs: ?string,
  *   timeMode: "filter"|"status"}} LayerDoc
  * @typedef {{swatch: string, label: string, color: ?string, stroke: ?string}} LegendDoc
- * @typedef {{bounds: number[][], maxZoom: number, background: string}} ViewDoc
+ * @typedef {{bounds: number[][], maxBounds: number[][], filled: boolean,
+ *   focus: ?Array<number[]>, maxZoom: number, background: string}} ViewDoc
  * @typedef {{text: string, events: string[]}} Sentence
  * @typedef {{title: string, text: Sentence[], start: ?number, end: ?number,
  *   bounds: ?Array<number[]>, frame: string[], events: string[]}} ChapterDoc
@@ -101,6 +103,12 @@ var GeoStory = (function () {
     if (row.as === "present") return presentAt(row, value);
     if (!present(value)) return null;
     if (row.as === "heading") return el("h3", row["class"] || "", value);
+    if (row.as === "details") {
+      var details = el("details", row["class"] || "");
+      details.appendChild(el("summary", "", row.label || "Details"));
+      details.appendChild(el("p", "", value));
+      return details;
+    }
     var p = el("p", row["class"] || "");
     if (row.lang) p.lang = row.lang;
     if (row.label) p.appendChild(document.createTextNode(row.label));
@@ -219,6 +227,7 @@ var GeoStory = (function () {
       }),
       title: column(doc, doc.titleField, i) || "",
       riseOnHover: true,
+      pane: SITE_PANE, // above the events and their clusters
     });
     var radius = column(doc, doc.ringField, i);
     if (!present(radius)) return marker;
@@ -234,6 +243,7 @@ var GeoStory = (function () {
   }
 
   var POINT = { event: eventMarker, site: siteMarker, dot: dotMarker };
+  var SITE_PANE = "gs-sites";
 
   function feature(doc, i) {
     if (doc.lon) {
@@ -256,7 +266,19 @@ var GeoStory = (function () {
     country: "gs-country-label",
     focus: "gs-country-label gs-focus-label",
     place: "gs-place-label",
+    site: "gs-place-label gs-site-label",
   };
+  /* Where a label may sit around its point, in order of preference: a name beside a point
+   * (right, left, above, below), a country's name on its spot or just above or below it. */
+  var PLACEMENTS = {
+    point: ["gs-at-right", "gs-at-left", "gs-at-top", "gs-at-bottom",
+      "gs-at-right gs-out", "gs-at-left gs-out", "gs-at-top gs-out", "gs-at-bottom gs-out"],
+    centre: ["gs-at-centre", "gs-at-up", "gs-at-down", "gs-at-east", "gs-at-west",
+      "gs-at-up gs-out", "gs-at-down gs-out", "gs-at-up gs-at-east", "gs-at-up gs-at-west",
+      "gs-at-down gs-at-east", "gs-at-down gs-at-west"],
+  };
+  var ALL_PLACEMENTS = ["gs-at-right", "gs-at-left", "gs-at-top", "gs-at-bottom", "gs-at-centre",
+    "gs-at-up", "gs-at-down", "gs-at-east", "gs-at-west", "gs-out"];
 
   function labelMarkers(doc) {
     var labels = doc.labels;
@@ -269,13 +291,66 @@ var GeoStory = (function () {
         keyboard: false,
       });
       marker.priority = labels.priority[i];
+      marker.text = text;
+      marker.placements = /gs-country-label/.test(cls) ? PLACEMENTS.centre : PLACEMENTS.point;
       state.labels.push(marker);
       return marker;
     });
   }
 
+  function overlaps(a, b) {
+    return a.left < b.right && a.right > b.left && a.top < b.bottom && a.bottom > b.top;
+  }
+
+  /* The markers a label must not cover: events, clusters, sites (every icon but the labels). */
+  function markerBoxes() {
+    if (!state.map) return [];
+    var nodes = state.map.getContainer().querySelectorAll(".leaflet-marker-icon:not(.gs-label)");
+    var boxes = [];
+    Array.prototype.forEach.call(nodes, function (node) {
+      var box = node.getBoundingClientRect();
+      if (box.width && box.height) boxes.push(box);
+    });
+    return boxes;
+  }
+
+  function place(node, placement) {
+    var wanted = placement.split(" ");
+    ALL_PLACEMENTS.forEach(function (name) {
+      node.classList.toggle(name, wanted.indexOf(name) >= 0);
+    });
+  }
+
+  /* In priority order, each label takes the first of its placements that covers neither a
+   * marker nor a label already shown; a label with no such placement is hidden, and so is a
+   * name already shown close by (a site named after its town). */
+  var SAME_NAME_PX = 80;
+
+  /* A site drawn over a cluster lets the cluster take a click or tap on it: the pile opens
+   * first (the site stays reachable by Tab, and on its own once zoomed in). */
+  function passThroughSites() {
+    if (!state.map) return;
+    var box = state.map.getContainer();
+    var clusters = Array.prototype.map.call(box.querySelectorAll(".marker-cluster"), function (n) {
+      return n.getBoundingClientRect();
+    });
+    Array.prototype.forEach.call(box.querySelectorAll(".gs-base"), function (node) {
+      var r = node.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+      node.classList.toggle("gs-over-cluster", clusters.some(function (c) {
+        return x > c.left && x < c.right && y > c.top && y < c.bottom;
+      }));
+    });
+  }
+
   function declutter() {
-    var shown = [];
+    passThroughSites();
+    var taken = markerBoxes();
+    var named = {}; // text -> points where it is shown
+    var nearby = function (text, at) {
+      return (named[text] || []).some(function (p) {
+        return Math.abs(p.x - at.x) < SAME_NAME_PX && Math.abs(p.y - at.y) < SAME_NAME_PX;
+      });
+    };
     state.labels
       .slice()
       .sort(function (a, b) {
@@ -285,14 +360,28 @@ var GeoStory = (function () {
         var node = marker.getElement && marker.getElement();
         if (!node) return;
         node.style.visibility = "";
-        var span = node.firstChild;
-        var box = (span || node).getBoundingClientRect();
-        if (!box.width) return;
-        var hit = shown.some(function (other) {
-          return !(box.right < other.left || box.left > other.right || box.bottom < other.top || box.top > other.bottom);
-        });
-        if (hit) node.style.visibility = "hidden";
-        else shown.push(box);
+        var at = node.getBoundingClientRect(); // the label's point
+        if (nearby(marker.text, at)) {
+          node.style.visibility = "hidden";
+          return;
+        }
+        var span = node.firstChild || node;
+        var placements = marker.placements || [null];
+        for (var k = 0; k < placements.length; k++) {
+          if (placements[k]) place(node, placements[k]);
+          var box = span.getBoundingClientRect();
+          if (!box.width) return; // not drawn at this zoom
+          var hit = taken.some(function (other) {
+            return overlaps(box, other);
+          });
+          if (!hit) {
+            taken.push(box);
+            (named[marker.text] = named[marker.text] || []).push(at);
+            return;
+          }
+        }
+        if (placements[0]) place(node, placements[0]);
+        node.style.visibility = "hidden";
       });
   }
 
@@ -312,6 +401,17 @@ var GeoStory = (function () {
     });
   }
 
+  /* Leaflet.markercluster walks its cluster levels from the map's minimum zoom, which it
+   * assumes is whole: with a fractional one (the zoom at which the land fills the frame) its
+   * lone top-level markers never reach the map. Start its walks at the whole level below. */
+  if (L.MarkerCluster && !L.MarkerCluster.prototype.gsWholeZooms) {
+    var recursively = L.MarkerCluster.prototype._recursively;
+    L.MarkerCluster.prototype._recursively = function (bounds, start, stop, every, bottom) {
+      return recursively.call(this, bounds, Math.floor(start), stop, every, bottom);
+    };
+    L.MarkerCluster.prototype.gsWholeZooms = true;
+  }
+
   function clusterGroup() {
     return L.markerClusterGroup({
       iconCreateFunction: clusterIcon,
@@ -326,7 +426,11 @@ var GeoStory = (function () {
   function drawLayer(m, doc) {
     var group = L.featureGroup();
     var cluster = doc.cluster ? clusterGroup() : null;
-    if (cluster) group.addLayer(cluster);
+    if (cluster) {
+      group.addLayer(cluster);
+      // clusters settle after their animation: labels give way to them then
+      cluster.on("animationend spiderfied unspiderfied", declutter);
+    }
     var entry = { doc: doc, group: group, markers: {}, cluster: cluster, features: [], shown: [] };
     for (var i = 0; i < doc.count; i++) {
       var layer = feature(doc, i);
@@ -337,7 +441,7 @@ var GeoStory = (function () {
               return popup(doc, index);
             };
           })(i),
-          { maxWidth: 300, autoPanPadding: [12, 12] }
+          popupOptions(m)
         );
       }
       var far = present(column(doc, doc.bearingField, i));
@@ -367,6 +471,43 @@ var GeoStory = (function () {
     state.layers[doc.name] = entry;
     if (doc.show) group.addTo(m);
     return entry;
+  }
+
+  /* Popups stay clear of the controls (zoom and full screen at the top left, layers at the top
+   * right, scale and attribution at the bottom), on phones too. */
+  var POPUP_CLEAR = { topLeft: [60, 60], bottomRight: [60, 40] };
+
+  function popupOptions(m) {
+    var size = m.getSize();
+    var clear = POPUP_CLEAR.topLeft[0] + POPUP_CLEAR.bottomRight[0] + 40;
+    return {
+      maxWidth: Math.max(140, Math.min(300, size.x - clear)),
+      maxHeight: Math.max(160, size.y - POPUP_CLEAR.topLeft[1] - POPUP_CLEAR.bottomRight[1] - 40),
+      autoPanPaddingTopLeft: POPUP_CLEAR.topLeft,
+      autoPanPaddingBottomRight: POPUP_CLEAR.bottomRight,
+    };
+  }
+
+  /* Far-away features (a layer with a bearing field) stay inside the frame, clear of the
+   * controls: on the line from the map's centre towards where they are drawn, placed again
+   * after every pan, zoom and resize. */
+  var EDGE = { left: 56, top: 16, right: 66, bottom: 48 }; // pixels kept for the controls
+
+  function pinFar(m) {
+    var size = m.getSize(), c = size.divideBy(2);
+    Object.keys(state.layers).forEach(function (name) {
+      state.layers[name].features.forEach(function (layer) {
+        if (!layer.gsFar || !layer.getLatLng || (layer.isPopupOpen && layer.isPopupOpen())) return;
+        if (!layer.gsWhere) layer.gsWhere = layer.getLatLng();
+        var p = m.latLngToContainerPoint(layer.gsWhere);
+        var dx = p.x - c.x, dy = p.y - c.y, t = 1;
+        if (dx < 0) t = Math.min(t, (EDGE.left - c.x) / dx);
+        if (dx > 0) t = Math.min(t, (size.x - EDGE.right - c.x) / dx);
+        if (dy < 0) t = Math.min(t, (EDGE.top - c.y) / dy);
+        if (dy > 0) t = Math.min(t, (size.y - EDGE.bottom - c.y) / dy);
+        layer.setLatLng(m.containerPointToLatLng(L.point(c.x + dx * Math.max(t, 0), c.y + dy * Math.max(t, 0))));
+      });
+    });
   }
 
   /* --- time: show what falls in [from, to] ---------------------------------------------- */
@@ -548,6 +689,64 @@ var GeoStory = (function () {
     },
   });
 
+  /* Back to the view the map opened on. */
+  var ResetView = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd: function (m) {
+      var button = L.DomUtil.create("button", "gs-reset leaflet-bar");
+      button.type = "button";
+      button.title = "Reset view";
+      button.setAttribute("aria-label", "Reset the map to its opening view");
+      button.textContent = "⌂";
+      L.DomEvent.disableClickPropagation(button);
+      L.DomEvent.on(button, "click", function () {
+        openingView(m);
+      });
+      return button;
+    },
+  });
+
+  /* The opening view: the story's bounds; where the frame cannot show them all inside the
+   * layers' extent (a wide or a tall frame), the same zoom, moved as little as it takes to
+   * show what the story is about (its dated points and their surroundings). */
+  function openingView(m) {
+    var view = state.doc.view;
+    var padding = L.point(12, 12);
+    var min = m.getMinZoom();
+    m.options.minZoom = 0; // getBoundsZoom clamps to the minimum
+    var fitted = m.getBoundsZoom(view.bounds, false, padding);
+    m.options.minZoom = min;
+    var zoom = Math.max(fitted, min);
+    var centre = m.project(L.latLngBounds(view.bounds).getCenter(), zoom);
+    if (zoom > fitted && view.focus) {
+      var half = m.getSize().subtract(padding).divideBy(2);
+      var focus = L.latLngBounds(view.focus);
+      var nw = m.project(focus.getNorthWest(), zoom), se = m.project(focus.getSouthEast(), zoom);
+      var shift = function (c, lo, hi, h) {
+        if (hi - lo > 2 * h) return (lo + hi) / 2; // larger than the frame: centred
+        return Math.min(Math.max(c, hi - h), lo + h);
+      };
+      centre = L.point(shift(centre.x, nw.x, se.x, half.x), shift(centre.y, nw.y, se.y, half.y));
+    }
+    m.setView(m.unproject(centre, zoom), zoom, { animate: false });
+  }
+
+  /* The reader never zooms out beyond the layers' extent: where the land covers it, it fills
+   * every view; without land around the story, the whole extent is the widest view. */
+  function limitZoom(m) {
+    m.options.minZoom = 0; // getBoundsZoom clamps to the current minimum
+    var zoom = m.getBoundsZoom(state.doc.view.maxBounds, state.doc.view.filled);
+    m.setMinZoom(Math.min(zoom, m.getMaxZoom()));
+  }
+
+  /* Leaflet's link without the flag: a news map on geopolitics stays neutral. */
+  function attribution(m) {
+    if (!m.attributionControl) return;
+    var a = el("a", "", "Leaflet");
+    a.href = "https://leafletjs.com";
+    m.attributionControl.setPrefix(a.outerHTML);
+  }
+
   function layerControl(m) {
     var overlays = {};
     Object.keys(state.layers).forEach(function (name) {
@@ -577,14 +776,43 @@ var GeoStory = (function () {
     });
   }
 
-  /* A popup opened from the keyboard takes the focus, so its links are reachable by Tab. */
+  /* A popup opened from the keyboard takes the focus, so its links are reachable by Tab.
+   * Escape closes it, and the focus goes back to the marker that opened it. */
   function focusPopups(m) {
+    var opener = null, open = null, lifted = null;
     m.on("popupopen", function (e) {
+      open = e.popup;
+      // A popup near the rim needs room that the land's extent forbids: while it is open the
+      // map may pan beyond, so the popup clears the controls (Leaflet's pan, once more).
+      if (m.options.maxBounds && !lifted) {
+        lifted = m.options.maxBounds;
+        m.setMaxBounds(null);
+        if (e.popup._adjustPan) e.popup._adjustPan();
+      }
+      var source = e.popup._source;
+      var node = source && source.getElement ? source.getElement() : null;
+      opener = node && node.classList.contains("leaflet-marker-icon") ? node : null;
       var active = document.activeElement;
       if (!active || !active.classList.contains("leaflet-marker-icon")) return;
       var content = e.popup.getElement().querySelector(".leaflet-popup-content");
       content.setAttribute("tabindex", "-1");
       content.focus();
+    });
+    m.on("popupclose", function (e) {
+      var node = opener, box = e.popup.getElement(), active = document.activeElement;
+      opener = open = null;
+      if (lifted) m.setMaxBounds(lifted); // back inside the land's extent
+      lifted = null;
+      if (!node || !node.isConnected) return;
+      // only when the focus was in the popup (or lost with it), not when it moved on
+      if (!active || active === document.body || (box && box.contains(active))) {
+        node.focus({ preventScroll: true });
+      }
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape" || !open) return;
+      e.preventDefault();
+      m.closePopup(open);
     });
   }
 
@@ -608,11 +836,19 @@ var GeoStory = (function () {
       zoomSnap: 0.25,
       maxZoom: doc.view.maxZoom,
       minZoom: 2,
+      maxBounds: doc.view.maxBounds,
+      maxBoundsViscosity: 1,
       gestureHandling: state.embedded,
     });
     state.map = m;
     state.doc = doc;
-    m.fitBounds(doc.view.bounds, { padding: [6, 6] });
+    m.createPane(SITE_PANE).style.zIndex = 620; // between markers (600) and tooltips (650)
+    limitZoom(m);
+    m.on("resize", function () {
+      limitZoom(m);
+    });
+    openingView(m);
+    attribution(m);
     var zoomClass = function () {
       container.classList.toggle("gs-zoomed-out", m.getZoom() < 5.5);
     };
@@ -624,10 +860,15 @@ var GeoStory = (function () {
     layerControl(m);
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(m);
     new Fullscreen().addTo(m);
+    new ResetView().addTo(m);
     new Legend(doc).addTo(m);
     textVersion();
     state.timeline = GeoStory.timeline ? GeoStory.timeline(doc, container) : null;
     if (GeoStory.navigate) GeoStory.navigate(doc, m);
+    m.on("zoomend moveend resize", function () {
+      pinFar(m);
+    });
+    pinFar(m);
     m.on("zoomend moveend overlayadd overlayremove resize", declutter);
     declutter();
     window.addEventListener("resize", reportHeight);
