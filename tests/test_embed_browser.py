@@ -208,7 +208,8 @@ CONTRAST = """() => {
   const out = [];
   for (const el of document.querySelectorAll('h1, .gs-sub, .gs-credit, summary, a, li, p')) {
     if (!el.offsetParent || !el.textContent.trim()) continue;
-    if (el.closest('.leaflet-disabled, [aria-disabled=true], :disabled')) continue;  // WCAG 1.4.3: inactive
+    // WCAG 1.4.3 exempts inactive controls
+    if (el.closest('.leaflet-disabled, [aria-disabled=true], :disabled')) continue;
     const [a, b] = [lum(getComputedStyle(el).color), lum(bg(el))];
     const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
     if (ratio < 4.5) out.push(el.tagName + '.' + el.className + ': ' + ratio.toFixed(2));
