@@ -668,43 +668,38 @@ var GeoStory = (function () {
     },
   });
 
-  var Fullscreen = L.Control.extend({
-    options: { position: "topleft" },
-    onAdd: function (m) {
-      var button = L.DomUtil.create("button", "gs-fullscreen leaflet-bar");
-      button.type = "button";
-      button.title = "Full screen";
-      button.setAttribute("aria-label", "Show the map full screen");
-      button.textContent = "⤢";
-      L.DomEvent.disableClickPropagation(button);
-      L.DomEvent.on(button, "click", function () {
-        var box = m.getContainer();
-        if (document.fullscreenElement) document.exitFullscreen();
-        else if (box.requestFullscreen) box.requestFullscreen();
-      });
-      document.addEventListener("fullscreenchange", function () {
-        m.invalidateSize();
-      });
-      return button;
-    },
-  });
+  /* A map button: a real <button> with a title and an accessible name. */
+  function mapButton(className, title, label, symbol, onClick) {
+    return L.Control.extend({
+      options: { position: "topleft" },
+      onAdd: function (m) {
+        var button = L.DomUtil.create("button", className + " leaflet-bar");
+        button.type = "button";
+        button.title = title;
+        button.setAttribute("aria-label", label);
+        button.textContent = symbol;
+        L.DomEvent.disableClickPropagation(button);
+        L.DomEvent.on(button, "click", function () {
+          onClick(m);
+        });
+        return button;
+      },
+    });
+  }
+
+  var Fullscreen = mapButton("gs-fullscreen", "Full screen", "Show the map full screen", "⤢",
+    function (m) {
+      var box = m.getContainer();
+      if (document.fullscreenElement) document.exitFullscreen();
+      else if (box.requestFullscreen) box.requestFullscreen();
+    });
 
   /* Back to the view the map opened on. */
-  var ResetView = L.Control.extend({
-    options: { position: "topleft" },
-    onAdd: function (m) {
-      var button = L.DomUtil.create("button", "gs-reset leaflet-bar");
-      button.type = "button";
-      button.title = "Reset view";
-      button.setAttribute("aria-label", "Reset the map to its opening view");
-      button.textContent = "⌂";
-      L.DomEvent.disableClickPropagation(button);
-      L.DomEvent.on(button, "click", function () {
-        openingView(m);
-      });
-      return button;
-    },
-  });
+  var ResetView = mapButton("gs-reset", "Reset view", "Reset the map to its opening view", "⌂",
+    function (m) {
+      openingView(m);
+    });
+
 
   /* The opening view: the story's bounds; where the frame cannot show them all inside the
    * layers' extent (a wide or a tall frame), the same zoom, moved as little as it takes to
@@ -860,6 +855,9 @@ var GeoStory = (function () {
     layerControl(m);
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(m);
     new Fullscreen().addTo(m);
+    document.addEventListener("fullscreenchange", function () {
+      m.invalidateSize();
+    });
     new ResetView().addTo(m);
     new Legend(doc).addTo(m);
     textVersion();
