@@ -20,7 +20,6 @@ from geo.chapters import chapter_documents, chapter_problems
 from geo.combine import Story, combine
 from geo.embed import page_url, start_problem, write_embeds
 from geo.exports import export_problems, write_exports
-from geo.kindmods import story_scenes
 from geo.load import load_frames, load_layers
 from geo.preview import write_preview
 from geo.problems import Problem, StoryError
@@ -95,7 +94,7 @@ def publish(
     staging = output.new_staging(out_dir)
     try:
         written = write_exports(story, staging / "data", exports, log)
-        scenes = story_scenes(story)
+        scenes = story.scenes  # computed once: the exports drew their styles from them too
         log("drawing the static preview")
         write_preview(story, scenes, staging / "preview.png")
         log("rendering the map")
@@ -124,20 +123,10 @@ def publish(
     return BuildResult(story, out_dir, files)
 
 
-def build(
-    story_dir: str | Path,
-    out_dir: str | Path,
-    *,
-    exports: Sequence[str] = (),
-    tiles: str | None = None,
-    base_url: str | None = None,
-    start: str | None = None,
-    log: Log = _quiet,
-) -> BuildResult:
+def build(story_dir: str | Path, out_dir: str | Path, **options: Any) -> BuildResult:
     """Build the story in ``story_dir`` into ``out_dir`` (what the command line does): an
-    output folder that may not be replaced is refused before the story is read."""
+    output folder that may not be replaced is refused before the story is read. ``options``
+    are :func:`publish`'s."""
     output.check_target(Path(out_dir), Path(story_dir))
-    story = read_story(story_dir, log)
-    return publish(
-        story, out_dir, exports=exports, tiles=tiles, base_url=base_url, start=start, log=log
-    )
+    story = read_story(story_dir, options.get("log", _quiet))
+    return publish(story, out_dir, **options)

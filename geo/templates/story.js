@@ -201,34 +201,29 @@ var GeoStory = (function () {
     dot.style.setProperty("--c", styleOf(doc, i).fillColor || doc.style.color);
     if (far) dot.style.transform = "rotate(" + Number(bearing) + "deg)";
     var id = column(doc, doc.idField, i);
-    return L.marker(latlng, {
+    return iconMarker(doc, i, latlng, "gs-event gs-event-" + safeClass(id !== null ? id : i), dot, 18);
+  }
+
+  /* A point drawn as an HTML icon of ``size`` px, centred, titled for hover and screen readers. */
+  function iconMarker(doc, i, latlng, className, html, size, options) {
+    return L.marker(latlng, Object.assign({
       icon: L.divIcon({
-        className: "gs-event gs-event-" + safeClass(id !== null ? id : i),
-        html: dot,
-        iconSize: [18, 18],
-        iconAnchor: [9, 9],
+        className: className,
+        html: html,
+        iconSize: [size, size],
+        iconAnchor: [size / 2, size / 2],
         popupAnchor: [0, -8],
       }),
       title: column(doc, doc.titleField, i) || "",
       riseOnHover: true,
-    });
+    }, options || {}));
   }
 
   function siteMarker(doc, i, latlng) {
     var symbol = el("span", "gs-base-symbol");
     symbol.style.setProperty("--c", styleOf(doc, i).fillColor || doc.style.color);
-    var marker = L.marker(latlng, {
-      icon: L.divIcon({
-        className: "gs-base",
-        html: symbol,
-        iconSize: [16, 16],
-        iconAnchor: [8, 8],
-        popupAnchor: [0, -8],
-      }),
-      title: column(doc, doc.titleField, i) || "",
-      riseOnHover: true,
-      pane: SITE_PANE, // above the events and their clusters
-    });
+    // in a pane above the events and their clusters
+    var marker = iconMarker(doc, i, latlng, "gs-base", symbol, 16, { pane: SITE_PANE });
     var radius = column(doc, doc.ringField, i);
     if (!present(radius)) return marker;
     var ring = L.circle(
