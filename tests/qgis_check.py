@@ -12,7 +12,16 @@ import json
 import sqlite3
 import sys
 
-from qgis.core import Qgis, QgsApplication, QgsVectorLayer
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsDateTimeRange,
+    QgsExpression,
+    QgsFeatureRequest,
+    QgsVectorLayer,
+    QgsVectorLayerTemporalContext,
+)
+from qgis.PyQt.QtCore import QDateTime, QTime
 
 
 def feature_tables(path: str) -> list[str]:
@@ -29,7 +38,7 @@ def describe(path: str, name: str) -> dict:
     found = {"valid": layer.isValid(), "features": layer.featureCount()}
     if not layer.isValid():
         return found
-    found.update(_renderer(layer))  # as opened: QGIS applies the default stored style itself
+    found.update(renderer(layer))  # as opened: QGIS applies the default stored style itself
     count, _ids, names, _descriptions, error = layer.listStylesInDatabase()
     message, loaded = layer.loadDefaultStyle()  # replaces the renderer: read it before
     found.update(
@@ -39,12 +48,47 @@ def describe(path: str, name: str) -> dict:
         default_style_message=message,
         geometry_type=int(layer.geometryType()),
     )
-    temporal = layer.temporalProperties()
-    found["temporal"] = [temporal.isActive(), temporal.startField(), temporal.endField()]
+    found.update(temporal(layer))
     return found
 
 
-def _renderer(layer: QgsVectorLayer) -> dict:
+def temporal(layer: QgsVectorLayer) -> dict:
+    """Whether the temporal controller drives the layer, from what, and the ids it shows in a
+    frame of one day for each of FRAMES."""
+    properties = layer.temporalProperties()
+    found: dict = {
+        "temporal": [
+            properties.isActive(),
+            properties.startExpression() or properties.startField(),
+            properties.endExpression() or properties.endField(),
+        ]
+    }
+    if properties.isActive() and layer.fields().indexOf("id") >= 0:
+        found["missed"] = missed(layer)
+    return found
+
+
+def missed(layer: QgsVectorLayer) -> list[str]:
+    """The ids of features the temporal controller hides in a frame of one day on their own
+    first or last day (``date_start``, ``date_end``)."""
+    properties, context = layer.temporalProperties(), QgsVectorLayerTemporalContext()
+    hidden = set()
+    for feature in layer.getFeatures():
+        for field in ("date_start", "date_end"):
+            day = feature[field]
+            if day is None or day.isNull():
+                continue
+            start = QDateTime(day, QTime(0, 0))
+            frame = QgsDateTimeRange(start, start.addDays(1), True, False)
+            request = QgsFeatureRequest(
+                QgsExpression(properties.createFilterString(context, frame))
+            ).setFilterFid(feature.id())
+            if not any(True for _ in layer.getFeatures(request)):
+                hidden.add(str(feature["id"]))
+    return sorted(hidden)
+
+
+def renderer(layer: QgsVectorLayer) -> dict:
     renderer = layer.renderer()
     found: dict = {"renderer": renderer.type()}
     if renderer.type() == "categorizedSymbol":

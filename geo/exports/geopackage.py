@@ -1,4 +1,5 @@
-"""The GeoPackage: every layer in one file, with QGIS styles (``layer_styles``) and metadata.
+"""The GeoPackage: every layer in one file, with QGIS styles (``layer_styles``), metadata and a
+QGIS project of the whole map (``qgis_projects``, see :mod:`geo.exports.qgis_project`).
 
 It is written a table at a time into scratch GeoPackages that are then merged with SQLite
 (:func:`merge_geopackages`): appending to one GeoPackage gets slower with every table already
@@ -19,6 +20,7 @@ import pyogrio
 from geo.combine import Story
 from geo.exports.names import GPKG_STYLES_TABLE
 from geo.exports.qgis import to_qml, to_sld
+from geo.exports.qgis_project import write_qgis_project
 from geo.exports.tables import (
     FIXED_TIME,
     STORY_FILES,
@@ -60,6 +62,7 @@ def write_geopackage(story: Story, folder: Path) -> list[Path]:
         ]
         parts.append(_write_layer_styles(Path(tmp) / "styles.gpkg", written, story))
         merge_geopackages(parts, path)
+    write_qgis_project(path, story, written, identifiers)
     return [path]
 
 

@@ -3,7 +3,7 @@
 :func:`export_problems` refuses a story in which two tables or files would get the same name
 ignoring case (a mixed layer ``x`` splits into ``x_points``, which another layer may already be
 called) or a layer would take a table name that GeoPackage, SQLite or QGIS use
-(``layer_styles``, ``gpkg_*``, ``rtree_*``, ``sqlite_*``). Field names follow
+(``layer_styles``, ``qgis_projects``, ``gpkg_*``, ``rtree_*``, ``sqlite_*``). Field names follow
 :mod:`geo.exports.tables`: unique ignoring case in every format."""
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from geo.exports.tables import (
 from geo.load import Layer
 from geo.problems import Problem
 
-# Table names GeoPackage, its R-tree indexes and SQLite use, and QGIS's styles table.
+# Table names GeoPackage, its R-tree indexes and SQLite use, and QGIS's styles and projects.
 GPKG_RESERVED_PREFIXES = ("gpkg_", "rtree_", "sqlite_")
 GPKG_STYLES_TABLE = "layer_styles"
+PROJECTS_TABLE = "qgis_projects"
 
 # --- names: no export overwrites another ----------------------------------------------------
 
@@ -53,6 +54,8 @@ def _reserved_reason(table: str) -> str | None:
     folded = table.lower()
     if folded == GPKG_STYLES_TABLE:
         return f"{GPKG_STYLES_TABLE!r} holds the layers' QGIS styles"
+    if folded == PROJECTS_TABLE:
+        return f"{PROJECTS_TABLE!r} holds the QGIS project"
     prefix = next((p for p in GPKG_RESERVED_PREFIXES if folded.startswith(p)), None)
     if prefix:
         return f"names starting {prefix!r} (in any case) belong to GeoPackage and SQLite"

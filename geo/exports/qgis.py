@@ -121,16 +121,27 @@ def to_qml(style: LayerStyle) -> str:
 
 
 def _qml_temporal(root: ET.Element, start: str, end: str) -> None:
-    """QGIS's temporal controller shows each feature from its start to its end date."""
+    """QGIS's temporal controller shows each feature from its start to the end of its end date.
+
+    The columns are dates, and QGIS 3.22 compares a date with the frame's date-times as text
+    ("2023-07-26" < "2023-07-26T00:00:00"), so a field-based setting drops every feature on the
+    first day of a frame. Expressions make them date-times: from the start of the first day to
+    the start of the day after the last."""
     temporal = _element(
         root,
         "temporal",
         enabled="1",
-        mode="2",  # QgsVectorLayerTemporalProperties::ModeFeatureDateTimeStartAndEndFromFields
-        startField=start,
-        endField=end,
+        mode="4",  # ModeFeatureDateTimeStartAndEndFromExpressions
+        # no start: since ever; no end: still going on
+        startExpression=f'coalesce(to_datetime("{start}"), make_datetime(1, 1, 1, 0, 0, 0))',
+        endExpression=(
+            f'coalesce(to_datetime("{end}") + make_interval(days:=1),'
+            " make_datetime(9999, 12, 31, 0, 0, 0))"
+        ),
+        startField="",
+        endField="",
         accumulate="0",
-        limitMode="0",  # the end date is included
+        limitMode="0",  # IncludeBeginExcludeEnd: the end is the day after the last
         durationUnit="min",
         fixedDuration="0",
     )
