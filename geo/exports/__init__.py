@@ -1,8 +1,11 @@
 """Step 4: write every layer as data files GIS tools read (full-precision geometries).
 
-Always: one GeoPackage with every layer (``<story>.gpkg``, styled for QGIS), one GeoJSON per
-layer and one CSV per point layer. ``formats`` adds KML, zipped Shapefiles, FlatGeobuf and
-GeoParquet. Every writer reads ``layer.frame`` (never the simplified ``layer.web``) through
+Always: one GeoPackage with every layer (``<story>.gpkg``, styled for QGIS, with a QGIS project),
+one GeoJSON per layer and one CSV per point layer. ``formats`` adds KML, zipped Shapefiles,
+FlatGeobuf and GeoParquet. Last, ``datapackage.json`` describes every file written (a
+Frictionless Data Package, with each file's hash, licences, sources and CSV schema).
+
+Every writer reads ``layer.frame`` (never the simplified ``layer.web``) through
 :func:`geo.exports.tables.typed_frame`, so each format declares the same field types, and
 every file is reproducible: the same story gives the same bytes.
 
@@ -26,7 +29,8 @@ CSV cells that a spreadsheet would run as a formula (text starting with ``=``, `
 every other format keep their exact values. KML links only http(s) URLs, like the web map.
 
 One module per format family: ``geopackage``, ``vector`` (GeoJSON, FlatGeobuf, GeoParquet),
-``csv_files``, ``kml``, ``shapefile``; ``qgis`` writes the scenes' styles as QML and SLD;
+``csv_files``, ``kml``, ``shapefile``; ``qgis`` writes the scenes' styles as QML and SLD and
+``qgis_project`` the QGIS project stored in the GeoPackage; ``datapackage`` describes the files;
 ``tables`` is what every writer shares (typed tables, field names, metadata, GDAL calls), and
 ``names`` checks that no export overwrites another.
 """
@@ -38,11 +42,12 @@ from pathlib import Path
 
 from geo.combine import Story
 from geo.exports.csv_files import write_csv
+from geo.exports.datapackage import write_datapackage
 from geo.exports.geopackage import write_geopackage
 from geo.exports.kml import write_kml
 from geo.exports.names import export_problems
 from geo.exports.shapefile import write_shapefile
-from geo.exports.tables import FIXED_TIME, gdal_config, gdal_warnings_to
+from geo.exports.tables import FIXED_TIME, gdal_config, gdal_warnings_to, shared_typed_frames
 from geo.exports.vector import write_flatgeobuf, write_geojson, write_geoparquet
 from geo.formats import DEFAULT_FORMATS, EXTRA_FORMATS, parse_formats
 from geo.problems import StoryError
@@ -53,7 +58,8 @@ __all__ = ["EXTRA_FORMATS", "export_problems", "parse_formats", "write_exports"]
 def write_exports(
     story: Story, folder: Path, formats: Sequence[str], log: Callable[[str], None]
 ) -> list[Path]:
-    """Write the default formats and ``formats`` into ``folder``; return the files written.
+    """Write the default formats and ``formats`` into ``folder``, then ``datapackage.json``
+    describing them; return the files written.
 
     Raises StoryError, writing nothing, when :func:`export_problems` finds any; GDAL's warnings
     go to ``log``, never straight to stderr.
@@ -66,11 +72,13 @@ def write_exports(
         raise StoryError(problems)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with gdal_config(OGR_CURRENT_DATE=FIXED_TIME), gdal_warnings_to(log):
+    # shared_typed_frames: each layer is typed once for all the formats, not once per format
+    with gdal_config(OGR_CURRENT_DATE=FIXED_TIME), gdal_warnings_to(log), shared_typed_frames():
         for name in (*DEFAULT_FORMATS, *(f for f in EXTRA_FORMATS if f in formats)):
             paths = WRITERS[name](story, folder)
             log(f"exported {name}: {', '.join(p.name for p in paths)}")
             written.extend(paths)
+        written.append(write_datapackage(story, folder, written))  # last: hashes final bytes
     return written
 
 
