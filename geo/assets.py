@@ -1,17 +1,22 @@
 """Scripts and stylesheets the page inlines, read from pip-installed packages (never a CDN).
 
 Leaflet's CSS points at images (the layer-control icon); they become data: URIs so that the
-page opened from disk makes no request beyond itself.
+page opened from disk makes no request beyond itself. The project's own scripts and
+stylesheets are minified (comments and spaces only: names stay readable in a debugger), and
+the gesture-handling plugin keeps the messages of the page's language alone, not its 53.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
+import rcssmin
+import rjsmin
 import xstatic.pkg.leaflet as leaflet
 import xstatic.pkg.leaflet_gesturehandling as gesture
 import xstatic.pkg.leaflet_markercluster as cluster
@@ -19,17 +24,19 @@ import xstatic.pkg.leaflet_markercluster as cluster
 _CSS_URL = re.compile(r"url\((images/[\w.-]+\.png)\)")
 
 
+_GESTURE_TEXTS = "var o={"  # the plugin's table of messages, one entry per language
+FALLBACK_LANGUAGE = "en"  # what the plugin shows a reader whose language it lacks
+
+
 @cache
-def scripts() -> tuple[str, ...]:
-    """The JavaScript the map runs, in load order."""
+def scripts(language: str = FALLBACK_LANGUAGE) -> tuple[str, ...]:
+    """The JavaScript the map runs, in load order, for a page in ``language``."""
     return (
         _read(leaflet.BASE_DIR, "leaflet.js"),
         _default_icon(),
         _read(cluster.BASE_DIR, "leaflet.markercluster.js"),
-        _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.js"),
-        files("geo").joinpath("templates/story.js").read_text(encoding="utf-8"),
-        files("geo").joinpath("templates/timeline.js").read_text(encoding="utf-8"),
-        files("geo").joinpath("templates/navigate.js").read_text(encoding="utf-8"),
+        _gesture_handling(language),
+        *(_own(f"templates/{name}.js", rjsmin.jsmin) for name in ("story", "timeline", "navigate")),
     )
 
 
@@ -40,8 +47,47 @@ def stylesheets() -> tuple[str, ...]:
         _inline_images(_read(leaflet.BASE_DIR, "leaflet.css"), Path(leaflet.BASE_DIR)),
         _read(cluster.BASE_DIR, "MarkerCluster.css"),
         _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.css"),
-        files("geo").joinpath("templates/story.css").read_text(encoding="utf-8"),
+        _own("templates/story.css", rcssmin.cssmin),
     )
+
+
+def _own(name: str, minify: Callable[[str], str]) -> str:
+    return minify(files("geo").joinpath(name).read_text(encoding="utf-8"))
+
+
+def _gesture_handling(language: str) -> str:
+    """The plugin with its messages for ``language`` (and English, its fallback) only."""
+    script = _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.js")
+    start = script.index(_GESTURE_TEXTS) + len(_GESTURE_TEXTS) - 1
+    end = _closing_brace(script, start)
+    kept = {
+        key: value
+        for key, value in re.findall(r'("?[\w-]+"?):(\{[^{}]*\})', script[start + 1 : end])
+        if key.strip('"') in {language, language.split("-")[0], FALLBACK_LANGUAGE}
+    }
+    table = "{" + ",".join(f"{key}:{value}" for key, value in kept.items()) + "}"
+    return script[:start] + table + script[end + 1 :]
+
+
+def _closing_brace(text: str, start: int) -> int:
+    """The index of the brace that closes the one at ``start``, skipping quoted strings."""
+    depth, quote, k = 0, None, start
+    while True:
+        char = text[k]
+        if quote:
+            if char == "\\":
+                k += 1
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return k
+        k += 1
 
 
 def _default_icon() -> str:

@@ -17,7 +17,8 @@ from typing import Any, Literal
 import shapely
 from typing_extensions import NotRequired, TypedDict  # pydantic validates these on 3.10-3.11
 
-from geo.scene import LayerScene, LegendEntry, Symbol
+from geo.scene import LayerScene, Symbol
+from geo.shapes import encode, quantum
 from geo.text import missing
 
 VERSION = 1
@@ -27,10 +28,10 @@ POINT_TYPE = 0  # shapely's type id of a Point
 
 # One line of a popup, read from the layer's columns (see story.js, popupRow): ``as`` is
 # heading, text, time (``datetime`` names the ISO column), link (``href`` names the URL column,
-# a link only when http(s)), table (``fields``), list (``rows`` for each item of the column) or
-# present (the items of the column whose start_day..end_day hold the timeline's date, by
-# their ``name`` key: who was at a site then) or details (long text behind a "Details"
-# disclosure).
+# a link only when http(s)), table (``fields``, each shown under its ``labels`` name), list
+# (``rows`` for each item of the column) or present (the items of the column whose
+# start_day..end_day hold the timeline's date, by their ``name`` key: who was at a site then)
+# or details (long text behind a "Details" disclosure).
 PopupRow = TypedDict(
     "PopupRow",
     {
@@ -38,6 +39,7 @@ PopupRow = TypedDict(
         "name": NotRequired[str],
         "field": NotRequired[str],
         "fields": NotRequired[list[str]],
+        "labels": NotRequired[list[str]],
         "href": NotRequired[str],
         "datetime": NotRequired[str],
         "label": NotRequired[str],
@@ -68,6 +70,15 @@ class Labels(TypedDict):
     rank: list[str]
 
 
+class ShapesDoc(TypedDict):
+    """A layer's lines or polygons, small (see geo/shapes.py): shapely's ragged array."""
+
+    type: Literal["MultiPolygon", "MultiLineString", "Polygon", "LineString"]
+    quantum: float  # degrees a unit of the grid
+    coords: str  # base64 of zigzag varints: the x, y differences along the layer's vertices
+    offsets: list[list[int]]  # into the vertices, then rings or lines, then parts
+
+
 class LayerDoc(TypedDict):
     name: str
     kind: str
@@ -84,7 +95,8 @@ class LayerDoc(TypedDict):
     count: int
     lon: NotRequired[list[float]]  # point layers
     lat: NotRequired[list[float]]
-    geometry: NotRequired[list[dict[str, Any]]]  # line and polygon layers: GeoJSON geometries
+    shapes: NotRequired[ShapesDoc]  # line and polygon layers
+    geometry: NotRequired[list[dict[str, Any]]]  # mixed or empty geometries: GeoJSON
     columns: dict[str, list[Any]]
     popup: list[PopupRow]
     titleField: str | None
@@ -97,13 +109,6 @@ class LayerDoc(TypedDict):
     end: list[int | None] | None  # as days since 1970-01-01 (end None: still going on)
     countAs: str | None  # what the timeline counts these features as, e.g. "events"
     timeMode: Literal["filter", "status"]
-
-
-class LegendDoc(TypedDict):
-    swatch: str
-    label: str
-    color: str | None
-    stroke: str | None
 
 
 class ViewDoc(TypedDict):
@@ -136,8 +141,6 @@ class PageDoc(TypedDict):
     version: int
     view: ViewDoc
     layers: list[LayerDoc]
-    legend: list[LegendDoc]
-    approximate: bool
     chapters: list[ChapterDoc]
 
 
@@ -149,7 +152,8 @@ def page_document(
     chapters: Sequence[ChapterDoc] = (),
     max_bounds: tuple[float, float, float, float] | None = None,
 ) -> PageDoc:
-    """The document for ``story.js``: every scene as columns, the legend, the view.
+    """The document for ``story.js``: every scene as columns, the view, the chapters (the key
+    is the page's HTML, see geo.render).
     ``max_bounds`` (west, south, east, north) limits panning and zooming out; by default the
     extent of the drawn scenes."""
     minx, miny, maxx, maxy = view
@@ -165,9 +169,7 @@ def page_document(
             "maxZoom": max_zoom,
             "background": background,
         },
-        "layers": [layer_document(s) for s in scenes],
-        "legend": [_legend(e) for s in scenes for e in s.legend],
-        "approximate": any(s.ring_field or "precision_text" in s.frame for s in scenes),
+        "layers": [layer_document(s, quantum(max_zoom)) for s in scenes],
         "chapters": list(chapters),
     }
 
@@ -256,7 +258,8 @@ def _bounds(box: tuple[float, float, float, float] | None) -> list[list[float]] 
     return [[south, west], [north, east]]
 
 
-def layer_document(scene: LayerScene) -> LayerDoc:
+def layer_document(scene: LayerScene, grid: float = COORDINATE_GRID) -> LayerDoc:
+    """One layer as columns; its lines and polygons on a ``grid`` of that many degrees."""
     frame = scene.frame
     popup = [_popup_row(r) for r in scene.popup]
     used = _popup_fields(scene.popup) | {
@@ -308,6 +311,8 @@ def layer_document(scene: LayerScene) -> LayerDoc:
     if (shapely.get_type_id(geoms) == POINT_TYPE).all():  # as columns; MultiPoints as GeoJSON
         doc["lon"] = [round(float(x), 5) for x in shapely.get_x(geoms)]
         doc["lat"] = [round(float(y), 5) for y in shapely.get_y(geoms)]
+    elif shapes := encode(frame.geometry.values, grid):
+        doc["shapes"] = shapes
     else:
         doc["geometry"] = [json.loads(shapely.to_geojson(g)) for g in geoms]
     return doc
@@ -360,15 +365,6 @@ def _labels(scene: LayerScene) -> Labels:
         "priority": [lb.priority for lb in labels],
         "role": [lb.role for lb in labels],
         "rank": [lb.rank for lb in labels],
-    }
-
-
-def _legend(entry: LegendEntry) -> LegendDoc:
-    return {
-        "swatch": entry.swatch,
-        "label": entry.label,
-        "color": entry.color,
-        "stroke": entry.stroke,
     }
 
 

@@ -41,6 +41,9 @@ class FieldSpec:
     requires: tuple[str, ...] = ()
     min: float | None = None  # number and integer fields: the range a value must lie in
     max: float | None = None
+    description: str = ""  # what the field holds, for the exported data's users
+    label: str = ""  # its name in popups ("" : made from the property's name)
+    popup: bool = True  # listed in popups by default (False: a technical code)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Kind:
     id_field: str | None = None
     label_field: str | None = None
     view: str = "include"  # "fit", "include" or "ignore": see kinds.toml
+    base: bool = False  # the map's geography: not in the key, last in "Get the data"
 
     @property
     def date_fields(self) -> list[str]:
@@ -76,6 +80,9 @@ def kinds() -> dict[str, Kind]:
                 requires=tuple(f.get("requires", ())),
                 min=f.get("min"),
                 max=f.get("max"),
+                description=f.get("description", ""),
+                label=f.get("label", ""),
+                popup=f.get("popup", True),
             )
             for fname, f in spec.get("fields", {}).items()
         }
@@ -89,5 +96,6 @@ def kinds() -> dict[str, Kind]:
             id_field=spec.get("id_field"),
             label_field=spec.get("label_field"),
             view=spec.get("view", "include"),
+            base=spec.get("base", False),
         )
     return out

@@ -40,7 +40,7 @@ from matplotlib.patches import Circle, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
 from geo.combine import Story
-from geo.scene import Label, LayerScene, LegendEntry, Symbol
+from geo.scene import Label, LayerScene, LegendEntry, Symbol, key_rows
 from geo.view import SEA, view_bounds
 
 WIDTH, HEIGHT, DPI = 1200, 630, 100
@@ -398,7 +398,10 @@ def _plan(story: Story, scenes: Sequence[LayerScene], measure: Measure) -> Plan:
     layout = _layout(story, measure)
     shown = tuple((i / (len(scenes) + 1), s) for i, s in enumerate(scenes) if s.show)
     marks = _marks(shown, layout.frame)
-    legend = _legend_plan([(e, s) for _, s in shown for e in s.legend], layout, measure)
+    # the web page's key, rows and all, less what only a timeline explains (geo.scene.key_rows)
+    by_name = {s.name: s for _, s in shown}
+    rows = key_rows([s for _, s in shown], timeline=False)
+    legend = _legend_plan([(e, by_name[r.layer]) for r in rows for e in r.entries], layout, measure)
     labels = _place_labels(shown, marks, legend, layout.frame, measure)
     return Plan(layout, shown, marks, legend, labels)
 

@@ -8,6 +8,7 @@ and save it. A Content-Security-Policy allows only the scripts the page holds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,16 @@ from branca.element import Figure
 from folium.template import Template
 
 from geo import assets, csp, pages
+from geo.chart import Chart, chart
 from geo.combine import Story
 from geo.contract import ChapterDoc, page_document, to_json
+from geo.dates import as_written, parse_iso
+from geo.figures import FigureTable
 from geo.folium_compat import OfflineMap, js_string, stable_ids
-from geo.scene import LayerScene
+from geo.kinds import kinds
+from geo.scene import LayerScene, TextSection, key_rows
+from geo.story import StoryConfig
+from geo.text import format_date
 from geo.tiles import tile_layer, tile_provider
 from geo.view import SEA, view_bounds
 
@@ -30,8 +37,28 @@ DATA_ID = "gs-data"  # the element that holds the page document
 
 @dataclass(frozen=True)
 class DataLink:
-    label: str
+    label: str  # the file's format
     href: str
+    stem: str = ""  # a layer's or table's file: its name without the ending (whose data)
+
+
+@dataclass(frozen=True)
+class DataGroup:
+    """A line of 'Get the data': a layer's (or a table's, or the whole map's) files."""
+
+    title: str
+    links: tuple[DataLink, ...]
+    base: bool = False  # a base layer's: listed last, folded under "Base layers"
+
+
+@dataclass(frozen=True)
+class FiguresView:
+    """A figures table as the text version shows it: its chart (None when no figure gives a
+    number) and the table; ``id`` prefixes its element ids."""
+
+    id: str
+    table: FigureTable
+    chart: Chart | None
 
 
 def to_folium(
@@ -68,15 +95,32 @@ class StoryPage(Figure):
         self._template = pages.template("page.html")
         self.config = story.config
         self.data_links = data_links
+        groups = data_groups(story, data_links)
+        self.data_own = [g for g in groups if not g.base]
+        self.data_base = [g for g in groups if g.base]
+        self.key = key_lines(scenes)
+        self.approximate = any(
+            s.in_legend and (s.ring_field or "precision_text" in s.frame) for s in scenes
+        )
+        self.data_as_of = data_as_of(story.config)
         self.preview = preview
         self.tiles = tiles
         self.data_id = DATA_ID
         self.listing = sorted(
             (entry for s in scenes for entry in s.listing), key=lambda e: e["sort"]
         )
+        # the other kinds' parts of the text version, the top layer first (as in the legend)
+        self.text_sections: list[TextSection] = [
+            s.text_section for s in reversed(scenes) if s.text_section is not None
+        ]
+        self.figure_tables = [
+            FiguresView(f"gs-figures-{i}", t, chart(t, f"gs-figures-{i}-chart"))
+            for i, t in enumerate(story.config.tables, start=1)
+        ]
         self.layer_sources = [lay.config for lay in story.layers if lay.config.source_name]
         self.styles = assets.stylesheets()
-        self.scripts = [s.replace("</script", "<\\/script") for s in assets.scripts()]
+        scripts = assets.scripts(story.config.language)
+        self.scripts = [s.replace("</script", "<\\/script") for s in scripts]
         max_zoom = MAX_ZOOM if tiles is None else TILES_MAX_ZOOM
         document = page_document(scenes, view_bounds(story), max_zoom, SEA, chapters)
         self.data_json = to_json(document)
@@ -114,21 +158,98 @@ class StoryMap(OfflineMap):
         return js_string(DATA_ID)
 
 
+# A file's ending -> its format, in the order "Get the data" lists them.
+FORMATS = {
+    ".geojson": "GeoJSON",
+    ".csv": "CSV",
+    ".shp.zip": "Shapefile",
+    ".fgb": "FlatGeobuf",
+    ".parquet": "GeoParquet",
+    ".gpkg": "GeoPackage",
+    ".kml": "KML",
+    ".json": "Data Package (JSON)",
+}
+WHOLE_MAP = (".gpkg", ".kml", ".json")  # files of the whole story, never of one layer
+
+
 def data_links(files: Sequence[Path]) -> list[DataLink]:
-    """Links for the 'Get the data' list, from the exported files (paths relative to the page)."""
-    labels = {
-        ".gpkg": "GeoPackage",
-        ".geojson": "GeoJSON",
-        ".csv": "CSV",
-        ".kml": "KML",
-        ".zip": "Shapefile",
-        ".fgb": "FlatGeobuf",
-        ".parquet": "GeoParquet",
-    }
-    out = []
-    for path in sorted(
-        files, key=lambda p: (list(labels).index(p.suffix) if p.suffix in labels else 99, p.name)
-    ):
-        if path.suffix in labels:
-            out.append(DataLink(f"{labels[path.suffix]}: {path.name}", path.as_posix()))
-    return out
+    """Links for the 'Get the data' list, from the exported files (paths relative to the page),
+    each labelled with its format; :func:`data_groups` sorts them by whose data they are."""
+    found = []
+    for path in files:
+        end = next((e for e in FORMATS if path.name.endswith(e)), None)
+        if end is not None:
+            stem = "" if end in WHOLE_MAP else path.name[: -len(end)]
+            link = DataLink(FORMATS[end], path.as_posix(), stem)
+            found.append((list(FORMATS).index(end), path.name, link))
+    return [link for *_, link in sorted(found)]
+
+
+def data_groups(story: Story, links: Sequence[DataLink]) -> list[DataGroup]:
+    """'Get the data', a line per layer or table with its files: the story's own layers first
+    (the top one first), then its figures tables, then the files of the whole story (the
+    GeoPackage, KML, the data package), and last the base layers (their kind says so)."""
+    from geo.exports.tables import table_names
+
+    owners = [
+        (lay.config.title, {lay.name, *table_names(lay)}, kinds()[lay.config.kind].base)
+        for lay in reversed(story.layers)
+    ] + [(t.title, {t.name}, False) for t in story.config.tables]
+    taken: set[str] = set()
+    groups = []
+    for title, stems, base in owners:
+        mine = tuple(link for link in links if link.stem in stems and link.href not in taken)
+        taken.update(link.href for link in mine)
+        if mine:
+            groups.append(DataGroup(title, mine, base))
+    whole = tuple(link for link in links if link.href not in taken)
+    if whole:
+        groups.append(DataGroup("The whole map", whole))
+    return [g for g in groups if not g.base] + [g for g in groups if g.base]
+
+
+# A story value that becomes a CSS colour in the key: drawn only when it is one.
+_CSS_COLOUR = re.compile(r"^#[0-9a-fA-F]{3,8}\Z")
+
+
+@dataclass(frozen=True)
+class KeyItem:
+    """A swatch and its label in the page's key; ``style`` sets the swatch's colours."""
+
+    swatch: str
+    label: str
+    style: str
+
+
+@dataclass(frozen=True)
+class KeyLine:
+    """A row of the page's key (geo.scene.KeyRow), ready for the template."""
+
+    layer: str
+    heading: str | None
+    items: tuple[KeyItem, ...]
+    show: bool
+
+
+def key_lines(scenes: Sequence[LayerScene]) -> list[KeyLine]:
+    """The key above the map, from the same rows as every other output's key."""
+
+    def colour(value: str | None, otherwise: str) -> str:
+        return value if value and _CSS_COLOUR.match(value) else otherwise
+
+    lines = []
+    for row in key_rows(scenes):
+        items = []
+        for e in row.entries:
+            fill = colour(e.color, "#888888")
+            items.append(KeyItem(e.swatch, e.label, f"--c: {fill}; --s: {colour(e.stroke, fill)}"))
+        lines.append(KeyLine(row.layer, row.heading, tuple(items), row.show))
+    return lines
+
+
+def data_as_of(config: StoryConfig) -> tuple[str, str] | None:
+    """map.toml's data_as_of as HTML's datetime and as text: ('2026-11', 'November 2026')."""
+    parsed = parse_iso(config.data_as_of)
+    if parsed is None:
+        return None
+    return as_written(*parsed), format_date(*parsed)

@@ -9,7 +9,7 @@ category or visibility has the same effect in all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
@@ -18,7 +18,9 @@ import geopandas as gpd
 
 Family = Literal["point", "line", "polygon"]
 Shape = Literal["circle", "square", "diamond", "event"]
-Swatch = Literal["fill", "line", "dash", "water", "dot", "site", "ring", "event", "arrow"]
+Swatch = Literal[
+    "fill", "line", "dash", "water", "dot", "site", "site-ended", "ring", "event", "arrow"
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,50 @@ class LegendEntry:
     label: str
     color: str | None
     stroke: str | None = None
+    timeline: bool = False  # explains how the timeline changes a symbol: only with a timeline
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A piece of the text version: plain text, or a date (``datetime`` in HTML's forms,
+    YYYY, YYYY-MM or YYYY-MM-DD, as precise as its source) that becomes a ``<time>``."""
+
+    text: str
+    datetime: str | None = None
+
+
+@dataclass(frozen=True)
+class TextEntry:
+    """One feature in the text version, as its kind words it: a title, an optional date or
+    period, lines of text, its caveat and source, and nested entries (a site's presences).
+    ``layer`` and ``feature`` name the map marker that "Show on map" opens (None: none)."""
+
+    id: str | None  # the element id, unique in the page (None: the entry needs none)
+    title: str
+    when: tuple[Phrase, ...] = ()
+    lines: tuple[tuple[Phrase, ...], ...] = ()
+    note: str | None = None
+    source_name: str | None = None
+    source_url: str | None = None  # a link only when geo.text.is_link says so
+    link: bool = False
+    layer: str | None = None
+    feature: str | None = None
+    items: tuple[TextEntry, ...] = ()
+
+    @staticmethod
+    def element_id(layer: str, feature: str) -> str:
+        """'gs-bases--ab101': unique in the page, as ids are slugs (never '--') and layer names
+        are unique; no other element id of the page has '--'."""
+        return f"gs-{layer}--{feature}"
+
+
+@dataclass(frozen=True)
+class TextSection:
+    """A layer's part of the text version (the map's no-JavaScript, screen-reader equivalent):
+    a collapsible list under ``title``. The kind decides what it says; the page only draws it."""
+
+    title: str
+    entries: tuple[TextEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -104,6 +150,8 @@ class LayerScene:
     # drawn as ended once every period has ended (sites and their presences)
     time_mode: Literal["filter", "status"] = "filter"
     listing: tuple[Mapping[str, Any], ...] = ()  # entries of the text version, in order
+    in_legend: bool = True  # its legend rows are in the map's key (base layers: not by default)
+    text_section: TextSection | None = None  # other kinds' part of the text version
 
     def symbol_of(self, index: int) -> Symbol:
         """The symbol of the feature in row ``index``."""
@@ -111,3 +159,29 @@ class LayerScene:
             return self.symbol
         value = self.frame[self.categories.field].iloc[index]
         return self.categories.symbol_for(value, self.symbol)
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One row of the map's key: a layer's legend entries, after the layer's title when no
+    entry names the layer itself (events: "Events:" then a swatch per category)."""
+
+    layer: str
+    heading: str | None
+    entries: tuple[LegendEntry, ...]
+    show: bool  # the layer is drawn when the map opens
+
+
+def key_rows(scenes: Sequence[LayerScene], timeline: bool = True) -> tuple[KeyRow, ...]:
+    """The map's key, the top layer first: a row for each scene in the key (base layers are
+    not, unless map.toml puts them back) that has legend entries. Every output's key comes
+    from here; one without a timeline (``timeline=False``, the static preview) leaves out the
+    entries that explain what the timeline does."""
+    rows = []
+    for scene in reversed(scenes):
+        entries = tuple(e for e in scene.legend if timeline or not e.timeline)
+        if not scene.in_legend or not entries:
+            continue
+        named = any(e.label == scene.title for e in entries)
+        rows.append(KeyRow(scene.name, None if named else scene.title, entries, scene.show))
+    return tuple(rows)

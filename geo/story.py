@@ -16,11 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from geo.kinds import PALETTE, kinds, tomllib
 from geo.problems import Problem, StoryError, shown
+
+if TYPE_CHECKING:
+    from geo.figures import FigureTable
 
 CONFIG_NAME = "map.toml"
 # \Z, not $ (which also matches before a final newline); [0-9], not \d (any script's digits).
@@ -43,7 +46,13 @@ TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "name": (str, "short name for file names, e.g. the GeoPackage (default: the folder's name)"),
     "title": (str, "headline shown on the map and as the page title"),
     "subtitle": (str, "one line under the title"),
-    "credit": (str, "credit/source line at the foot of the map"),
+    "credit": (str, "credit/source line at the foot of the map: who made the data, by name"),
+    "byline": (str, "who made the map, at its foot, e.g. 'Graphic: Jane Doe'"),
+    "data_as_of": (
+        (str, dt.date),
+        "date of the latest fact the map shows, as precise as known: YYYY, YYYY-MM or "
+        "YYYY-MM-DD (shown as 'Data as of ...' at the map's foot)",
+    ),
     "language": (str, "language of the page, e.g. 'en' (the HTML lang attribute)"),
     "description": (str, "one or two sentences for screen readers and link previews"),
     "licence": (str, "terms of the layers' data, for the exports (a layer may set its own)"),
@@ -54,12 +63,22 @@ TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
         "one table per layer, [layers.NAME]; NAME uses letters, digits, '_', '-' and '.', "
         "and does not start with '-' or '.'",
     ),
+    "tables": (
+        dict,
+        "sourced figures shown beside the map, [tables.NAME]: see the table keys; "
+        "NAME uses letters, digits, '_' and '-'",
+    ),
 }
 LAYER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "file": (str, "GeoJSON file inside the story folder (default NAME.geojson)"),
     "kind": (str, "layer kind: " + ", ".join(sorted(kinds()))),
-    "title": (str, "name in the legend and layer control"),
+    "title": (str, "name in the key and layer control"),
     "popup": (list, "properties listed in popups of 'features' layers (default: all)"),
+    "field_labels": (
+        dict,
+        "property -> its name in popups, e.g. { type_en = 'Kind of region' } (default: the "
+        "kind's name for it, else the property's name made readable: 'type_en' reads 'Type')",
+    ),
     "label": (str, "property shown as a permanent label"),
     "category_field": (str, "property whose values pick a colour from [categories]"),
     "date_field": (
@@ -73,6 +92,12 @@ LAYER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "source_url": (str, "http(s) link to that source"),
     "licence": (str, "terms of this layer's data (default: the story's licence)"),
     "show": (bool, "visible when the map opens (default true)"),
+    "legend": (
+        bool,
+        "listed in the key above the map (default true; false for the base kinds: "
+        + ", ".join(sorted(k for k, spec in kinds().items() if spec.base))
+        + ")",
+    ),
 }
 CHAPTER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "title": (str, "the chapter's heading"),
@@ -86,6 +111,14 @@ CHAPTER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "events": (list, "ids of the events to highlight (the map frames them)"),
     "frame": (list, "ids of the features to frame instead"),
     "bounds": (list, "or a box to frame: [west, south, east, north] in degrees"),
+}
+TABLE_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "kind": (str, "table kind: 'figures', dated and sourced figures (the only kind)"),
+    "file": (str, "CSV file inside the story folder (default NAME.csv)"),
+    "rows": (list, "or the rows themselves: [{ column = value, ... }, ...]"),
+    "title": (str, "heading of the chart and the table"),
+    "series": (str, "column whose values name the chart's lines, e.g. 'operator'"),
+    "unit": (str, "what the figures count, e.g. 'personnel': the chart's axis title"),
 }
 STYLE_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "color": (str, "stroke colour '#rrggbb'"),
@@ -119,6 +152,8 @@ class LayerConfig:
     source_url: str | None = None
     licence: str | None = None
     show: bool = True
+    legend: bool = True  # in the key above the map (base kinds: not unless map.toml says so)
+    field_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -156,6 +191,9 @@ class StoryConfig:
     layers: tuple[LayerConfig, ...]
     has_config: bool
     chapters: tuple[Chapter, ...] = ()
+    tables: tuple[FigureTable, ...] = ()  # sourced figures beside the map, see geo.figures
+    byline: str = ""
+    data_as_of: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD, as precise as known
 
 
 def read_config(folder: Path) -> StoryConfig:
@@ -192,6 +230,20 @@ def _story_config(
                 field="language",
             )
         )
+    data_as_of = raw.get("data_as_of")
+    if isinstance(data_as_of, dt.date) and not isinstance(data_as_of, dt.datetime):
+        data_as_of = data_as_of.isoformat()  # a TOML date, unquoted: known to the day
+    if isinstance(data_as_of, dt.datetime) or (
+        isinstance(data_as_of, str) and not _is_date_text(data_as_of)
+    ):
+        problems.append(
+            Problem(
+                where,
+                "expected the date of the latest fact as YYYY, YYYY-MM or YYYY-MM-DD, as "
+                f"precise as known (e.g. '2026-11' for November 2026), found {shown(data_as_of)}",
+                field="data_as_of",
+            )
+        )
     licence = raw.get("licence") if isinstance(raw.get("licence"), str) else None
     named = _configured_layers(raw, folder, where, problems, licence)
     if folder is not None:
@@ -204,6 +256,7 @@ def _story_config(
     if isinstance(order, list):
         _check_order(order, {n.config.name for n in named}, where, problems)
     chapters = _chapters(raw.get("chapters"), where, problems)
+    tables = _tables(raw.get("tables"), folder, where, [n.config.name for n in named], problems)
     if problems:
         raise StoryError(problems)
     rank = {name: i for i, name in enumerate(order)}
@@ -222,6 +275,9 @@ def _story_config(
         layers=tuple(_automatic_colours(layers)),
         has_config=folder is not None and (folder / CONFIG_NAME).exists(),
         chapters=chapters,
+        tables=tables,
+        byline=raw.get("byline", ""),
+        data_as_of=data_as_of,
     )
 
 
@@ -387,6 +443,18 @@ def _layer_config(
     if isinstance(categories, dict):
         for key, value in categories.items():
             _check_colour(value, where, f"{prefix}.categories.{key}", problems)
+    field_labels = table.get("field_labels", {})
+    if isinstance(field_labels, dict):
+        for key, value in field_labels.items():
+            if not (isinstance(value, str) and value.strip()):
+                problems.append(
+                    Problem(
+                        where,
+                        f"expected the name popups show for property {shown(key)} (a string), "
+                        f"found {_found(value)}",
+                        field=f"{prefix}.field_labels.{key}",
+                    )
+                )
     popup = table.get("popup")
     if isinstance(popup, list) and not all(isinstance(v, str) for v in popup):
         problems.append(
@@ -419,6 +487,12 @@ def _layer_config(
         source_url=source_url,
         licence=table.get("licence", licence),
         show=table.get("show", True),
+        legend=table.get("legend", not kinds()[kind].base),
+        field_labels=MappingProxyType(
+            {k: v for k, v in field_labels.items() if isinstance(v, str)}
+            if isinstance(field_labels, dict)
+            else {}
+        ),
     )
 
 
@@ -559,6 +633,8 @@ _TYPE_NAMES = {
     bool: "true/false",
     int: "a number",
     float: "a number",
+    dt.date: "a date",
+    dt.datetime: "a date and time",
 }
 
 
@@ -689,3 +765,78 @@ def _bounds(raw: Any, where: str, field: str, problems: list[Problem]) -> tuple[
         )
         return None
     return tuple(float(v) for v in raw)
+
+
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\Z")
+
+
+def _tables(
+    raw: Any, folder: Path | None, where: str, layers: list[str], problems: list[Problem]
+) -> tuple[FigureTable, ...]:
+    """[tables.NAME]: each key checked, then its rows (a CSV file, or ``rows``) checked by
+    geo.figures; a problem in a row names the file, the row, its id and the column."""
+    from geo.figures import KINDS, FigureTable, figures, read_csv, rows_from_records
+
+    if not isinstance(raw, dict):
+        return ()
+    taken = {name.casefold(): name for name in layers}
+    out = []
+    for name, table in raw.items():
+        prefix = f"tables.{name}"
+        if not isinstance(table, dict):
+            problems.append(Problem(where, "expected a table [tables.NAME]", field=prefix))
+            continue
+        before = len(problems)
+        _check_table(table, TABLE_KEYS, prefix + ".", where, problems)
+        if not _TABLE_NAME.match(name):
+            message = (
+                f"table name {shown(name)} may use only letters, digits, '_' and '-', "
+                "and starts with a letter or digit"
+            )
+            problems.append(Problem(where, message, field=prefix))
+        elif name.casefold() in taken:
+            layer = shown(taken[name.casefold()])
+            message = (
+                f"table name {shown(name)} is also a layer's name ({layer}, ignoring case): "
+                "both would be exported as data/NAME.csv"
+            )
+            problems.append(Problem(where, message, field=prefix))
+        kind = table.get("kind", "figures")
+        if kind not in KINDS:
+            message = f"unknown table kind {shown(kind)}; expected one of: {', '.join(KINDS)}"
+            problems.append(Problem(where, message, field=prefix + ".kind"))
+        if len(problems) > before:
+            continue
+        if "rows" in table and "file" in table:
+            message = "give either file or rows, not both"
+            problems.append(Problem(where, message, field=prefix + ".rows"))
+            continue
+        if "rows" in table:
+            source = f"{where}, {prefix}.rows"
+            rows = rows_from_records(table["rows"], source, problems)
+        elif folder is None:
+            message = "a story given from Python reads no files: give the table's rows"
+            problems.append(Problem(where, message, field=prefix + ".rows"))
+            continue
+        else:
+            file = table.get("file", f"{name}.csv")
+            _check_file(file, folder, where, prefix + ".file", problems)
+            if len(problems) > before:
+                continue
+            source = str(folder / file)
+            rows = read_csv(folder / file, source, problems)
+        if rows is None:
+            continue
+        series = table.get("series")
+        columns, found = figures(rows, source, series, problems, inline="rows" in table)
+        out.append(
+            FigureTable(
+                name=name,
+                title=table.get("title", name.replace("_", " ").capitalize()),
+                series=series,
+                unit=table.get("unit"),
+                columns=columns,
+                figures=found,
+            )
+        )
+    return tuple(out)

@@ -125,12 +125,14 @@ def test_map_and_legend_fit(browser, published, width, height, tmp_path):
         assert box["x"] >= frame_box["x"] - 1, selector
         assert box["x"] + box["width"] <= frame_box["x"] + frame_box["width"] + 1, selector
         assert box["y"] + box["height"] <= frame_box["y"] + frame_box["height"] + 1, selector
-    legend_open = inner.evaluate("() => document.querySelector('.gs-legend').open")
-    map_box = inner.locator(".gs-map").bounding_box()
-    # a button unless the map is big enough to show the legend beside the story
-    assert legend_open == (map_box["width"] >= 800 and map_box["height"] >= 520)
-    if width < 600:
-        assert not legend_open  # on a phone the legend is a button
+    # The key is open text above the map on every screen, never a button, never over the map.
+    key, map_box = (
+        inner.locator(".gs-legend").bounding_box(),
+        inner.locator(".gs-map").bounding_box(),
+    )
+    assert inner.locator(".gs-legend details, .gs-legend summary").count() == 0
+    assert key["y"] + key["height"] <= map_box["y"] + 1
+    assert map_box["height"] >= 150  # the key leaves the map room
     page.screenshot(path=tmp_path / f"embed-{width}x{height}.png")
     page.close()
 
@@ -224,6 +226,7 @@ def test_text_colours_pass_wcag_aa(browser, published):
     page.goto(url + "map/index.html")
     page.wait_for_function("() => window.GeoStory && GeoStory.state.eventLayer")
     page.locator("#gs-events summary").click()
-    page.locator(".gs-data summary").click()
+    page.locator(".gs-data > summary").click()
+    page.locator(".gs-data-base > summary").click()  # the base layers, folded inside
     assert page.evaluate(CONTRAST) == []
     page.close()

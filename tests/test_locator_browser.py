@@ -86,7 +86,7 @@ def test_labels_collide_with_no_label_and_no_marker(open_map, size):
         assert {"Air Base 101 (Niamey)", "Air Base 201 (Agadez)"} <= set(found["labels"])
     for steps in (1, 2, 3):  # and after every zoom
         page.evaluate(
-            f"() => GeoStory.state.map.setZoom(GeoStory.state.map.getMinZoom() + {steps})"
+            f"() => void GeoStory.state.map.setZoom(GeoStory.state.map.getMinZoom() + {steps})"
         )
         settle(page)
         found = page.evaluate(OVERLAPS)
@@ -158,15 +158,15 @@ def test_the_land_fills_every_view_and_reset_returns_to_the_opening(open_map, si
     page = open_map(size)
     opening = page.evaluate(VIEW)
     assert page.evaluate(BEYOND) <= 1
-    page.evaluate("() => GeoStory.state.map.setZoom(0, {animate: false})")
+    page.evaluate("() => void GeoStory.state.map.setZoom(0, {animate: false})")
     settle(page, 200)
     assert page.evaluate("() => GeoStory.state.map.getZoom() === GeoStory.state.map.getMinZoom()")
     assert page.evaluate(BEYOND) <= 1  # zoomed out as far as it goes: no void beyond the land
     for dx, dy in ((-5000, 0), (5000, 0), (0, -5000), (0, 5000)):
-        page.evaluate(f"() => GeoStory.state.map.panBy([{dx}, {dy}], {{animate: false}})")
+        page.evaluate(f"() => void GeoStory.state.map.panBy([{dx}, {dy}], {{animate: false}})")
         settle(page, 100)
         assert page.evaluate(BEYOND) <= 1, (dx, dy)
-    page.evaluate("() => GeoStory.state.map.setView([13.5, 2.1], 8, {animate: false})")
+    page.evaluate("() => void GeoStory.state.map.setView([13.5, 2.1], 8, {animate: false})")
     settle(page, 100)
     reset = page.get_by_role("button", name="Reset the map to its opening view")
     reset.click()

@@ -171,7 +171,7 @@ def test_phone_viewport_fits(browser, default_build, tmp_path):
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
     for selector in (
         ".gs-map",
-        ".gs-legend summary",
+        ".gs-legend",
         ".leaflet-control-zoom",
         ".leaflet-control-layers",
         ".leaflet-control-scale",

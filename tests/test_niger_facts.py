@@ -2,7 +2,8 @@
 
 The fact table (shared/data/facts.md) lists the sources read for every fact; layers/sources.csv is
 its machine-readable copy, so these checks need nothing outside the repository. Standard library
-only, and fast: no geometry is read beyond the JSON.
+only, and fast: no geometry is read beyond the JSON. The last section reads the built page's text
+version and data (the session's default build).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ LAYERS = Path(__file__).resolve().parent.parent / "layers"
 
 TROOP_COLUMNS = [
     "id", "country", "operator", "date", "date_precision",
-    "count", "count_text", "source_name", "source_url", "note",
+    "count", "count_text", "measure", "source_name", "source_url", "note",
 ]  # fmt: skip
 DATE_FORMS = {"year": r"\d{4}", "month": r"\d{4}-\d{2}", "day": r"\d{4}-\d{2}-\d{2}"}
 HTTP = re.compile(r"https?://\S+\Z")
@@ -195,6 +196,26 @@ def test_dec_2023_figure_and_its_caveat(troops):
     assert letter["count"] == "648" and "uniformed military only" in letter["note"]
 
 
+def test_1346_gone_is_not_a_presence(troops):
+    """The chart joins figures of one operator and measure: the French personnel who had left
+    are not a level of those in Niger."""
+    measures = {row["id"]: row["measure"] for row in troops}
+    assert measures.pop("fr-2023-12-13-gone") == "had left Niger"
+    assert set(measures.values()) == {"in Niger"}
+
+
+def test_troops_csv_is_a_table_of_the_story():
+    with (LAYERS / "map.toml").open("rb") as f:
+        table = tomllib.load(f)["tables"]["troops"]
+    assert table == {
+        "kind": "figures",
+        "file": "troops.csv",
+        "title": "Troop figures: US and French military personnel in Niger, 2013–2024",
+        "series": "operator",
+        "unit": "personnel",
+    }
+
+
 def test_about_1000_in_april_2024_carries_the_648_caveat():
     event = next(p for p in features("events") if p["id"] == "us-agrees-to-withdraw")
     assert "648" in event.get("note", "") and "uniformed military only" in event["note"]
@@ -259,3 +280,100 @@ def test_arlit_is_plotted_where_its_note_says():
     assert point == [7.3833, 18.7333]  # facts.md: 18.7333, 7.3833, city, ±15 km
     assert arlit["precision_km"] == 15
     assert "Plotted at Arlit town" not in arlit["location_note"]
+
+
+# --- the built page and data ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def text_version(default_build):
+    from tests.test_text_version import text_version
+
+    return text_version((default_build.out / "index.html").read_text(encoding="utf-8"))
+
+
+def words(element) -> str:
+    return re.sub(r"\s+", " ", "".join(element.itertext())).strip()
+
+
+def html_date(value: str) -> str:
+    """'2024-07-07' -> '7 July 2024', '2024-04' -> 'April 2024', '2018' -> '2018'."""
+    parts = [int(p) for p in value.split("-")]
+    month = ["January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December"]  # fmt: skip
+    if len(parts) == 1:
+        return str(parts[0])
+    if len(parts) == 2:
+        return f"{month[parts[1] - 1]} {parts[0]}"
+    return f"{parts[2]} {month[parts[1] - 1]} {parts[0]}"
+
+
+def test_text_version_lists_every_site_with_its_presences(text_version):
+    presences = features("bases")
+    for site_id in dict.fromkeys(p["site_id"] for p in presences):
+        entry = text_version.find(f".//*[@id='gs-bases--{site_id}']")
+        at_site = [p for p in presences if p["site_id"] == site_id]
+        assert entry is not None, site_id
+        assert words(entry).startswith(at_site[0]["site"] + ". In Niger. Position ±")
+        assert at_site[0]["location_note"] in words(entry)
+        items = entry.find("ul").findall("li")
+        assert len(items) == len(at_site)
+        for item, presence in zip(items, at_site, strict=True):
+            text = words(item)
+            assert text.startswith(presence["operator"] + ", "), text
+            assert presence["source_url"] == item.find("a").get("href")
+            times = [(t.get("datetime"), t.text) for t in item.iter("time")]
+            for key in ("start_date", "end_date", "status_date"):
+                if key in presence:  # as precise as the data: a month stays a month
+                    assert (presence[key], html_date(presence[key])) in times, (key, times)
+            if "note" in presence:
+                assert presence["note"] in text
+
+
+def test_text_version_keeps_month_precision(text_version):
+    russia = next(
+        li
+        for li in text_version.find(".//*[@id='gs-bases--ab101']").iter("li")
+        if words(li).startswith("Russia")
+    )
+    assert words(russia).startswith("Russia, April 2024 – present. Status: active (as of 2 May")
+    assert russia.find("time").get("datetime") == "2024-04"
+
+
+def test_text_version_has_nigers_note(text_version):
+    (niger,) = [p for p in features("countries") if p["id"] == "ner"]
+    entry = text_version.find(".//*[@id='gs-countries--ner']")
+    assert words(entry) == f"Niger. {niger['note']} Source: {niger['note_source_name']}."
+    assert entry.find("a").get("href") == niger["note_source_url"]
+
+
+def test_text_version_lists_every_troop_figure(text_version, troops):
+    table = text_version.find(".//*[@id='gs-figures-1']")
+    rows = table.findall(".//tbody/tr")
+    assert [r.get("id") for r in rows] == [f"gs-figures-1-{row['id']}" for row in troops]
+    for tr, row in zip(rows, troops, strict=True):
+        date, operator, figure, source = tr.findall("td")
+        assert date.find("time").get("datetime") == row["date"]
+        assert (words(operator), words(figure)) == (row["operator"], row["count_text"])
+        assert words(source) == f"{row['source_name']} {row['note']}"  # the caveat travels
+        assert source.find("a").get("href") == row["source_url"]
+    figures = [words(tr.findall("td")[2]) for tr in rows]
+    assert {"about 575", "about 645", "157 left", "1,346 gone"} <= set(figures)
+    june_2017 = [words(tr.find("td")) for tr in rows if "2017-06" in tr.get("id")]
+    assert june_2017 == ["June 2017", "June 2017"]  # both figures, neither preferred
+
+
+def test_troop_chart_has_a_mark_per_figure(text_version, troops):
+    svg = text_version.find(".//*[@id='gs-figures-1']//figure/svg")
+    marks = [c.get("data-figure") for c in svg.iter("circle") if c.get("class") == "gs-mark"]
+    assert sorted(marks) == sorted(row["id"] for row in troops)  # one each, June 2017 twice
+    key = [words(li) for li in text_version.findall(".//*[@id='gs-figures-1']//figcaption//li")]
+    assert key[:3] == ["United States: in Niger", "France: in Niger", "France: had left Niger"]
+
+
+def test_troops_csv_is_exported(default_build, troops):
+    path = default_build.out / "data" / "troops.csv"
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        exported = list(csv.DictReader(f))
+    assert [{k: r[k] for k in TROOP_COLUMNS} for r in exported] == troops
+    assert exported[1]["date_start"] == "2017-06-01" and exported[1]["date_end"] == "2017-06-30"

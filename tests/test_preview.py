@@ -25,6 +25,7 @@ from geo.build import read_story
 from geo.combine import Story
 from geo.kindmods import story_scenes
 from geo.render import SEA
+from geo.scene import key_rows
 from tests.conftest import DEFAULT_STORY, FIXTURES
 
 
@@ -126,7 +127,7 @@ def _over(colour: str, opacity: float, under: str) -> np.ndarray:
 
 def test_category_field_on_a_plain_layer(tmp_path):
     """Zones coloured by their status, events by their phase: each in its category's colour,
-    with a legend row per category, in scene order."""
+    with a legend row per category, as the page's key lists them (the top layer first)."""
     story = read_story(FIXTURES / "good" / "categories")
     scenes = story_scenes(story)
     zones = next(s for s in scenes if s.name == "zones")
@@ -141,7 +142,9 @@ def test_category_field_on_a_plain_layer(tmp_path):
         assert events.categories.symbols[value].fill == colour
         assert _count(pixels[:, 480:], to_rgb(colour), 8) > 20, value  # the dots, on the map
     rows = preview.plan(story, scenes).legend.rows
-    assert [r.text for r in rows] == [e.label for s in scenes for e in s.legend]
+    key = key_rows(scenes, timeline=False)
+    assert [r.text for r in rows] == [e.label for row in key for e in row.entries]
+    assert {e.label for s in scenes for e in s.legend} == {r.text for r in rows}
     assert [r.text for r in rows if r.entry in zones.legend] == ["closed", "open"]
     for row in rows:
         if row.entry in zones.legend:  # the swatch: the category's fill, as on the map

@@ -11,11 +11,11 @@ from typing import Any
 import geopandas as gpd
 
 from geo.combine import COUNTRY_FIELD, Story
-from geo.dates import day_number, span
+from geo.dates import as_written, day_number, span
 from geo.kindmods.common import source_row, symbol
 from geo.load import Layer
-from geo.scene import Label, LayerScene, LegendEntry
-from geo.text import format_date, km, missing
+from geo.scene import Label, LayerScene, LegendEntry, Phrase, TextEntry, TextSection
+from geo.text import PRECISION_TEXT, format_date, is_link, km, missing
 from geo.view import Bounds
 
 PRESENCE_ROWS = (
@@ -38,11 +38,12 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     style = layer.config.style
     ring = symbol(style, "polygon")
     marker = replace(symbol(style, "point", "diamond"), fill=style["color"], fill_opacity=1.0)
-    sites = []
+    sites, entries = [], []
     frame = layer.web
     for site_id in dict.fromkeys(frame["site_id"]):  # first-seen order
         rows = frame[frame["site_id"] == site_id]
         sites.append(_site(site_id, rows.to_dict("records"), rows.geometry.iloc[0]))
+        entries.append(_text_entry(layer.name, sites[-1], rows.to_dict("records")))
     drawn = gpd.GeoDataFrame(
         {k: [s[k] for s in sites] for k in sites[0] if k != "geometry"},
         geometry=[s["geometry"] for s in sites],
@@ -67,17 +68,21 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         ),
         legend=(
             LegendEntry("site", layer.config.title, style["color"]),
+            # hollow once every presence has ended by the timeline's date (story.js)
+            LegendEntry("site-ended", "Foreign presence ended", style["color"], timeline=True),
             LegendEntry("ring", "Uncertainty of a site's position", style["color"]),
         ),
         popup=POPUP,
         title_field="hover",
         id_field="id",
         show=layer.config.show,
+        in_legend=layer.config.legend,
         ring_field="radius_m",
         ring=ring,
         time=("start_date", "start_precision", "end_date", "end_precision"),
         days=("start_day", "end_day"),
         time_mode="status",
+        text_section=TextSection(_section_title(layer.config.title, len(sites)), tuple(entries)),
     )
 
 
@@ -137,3 +142,58 @@ def _last_day(p: dict) -> Any:
     if p["status"] == "active":
         return None
     return span(p["status_date"], p["status_precision"])[1]
+
+
+# --- the text version ---------------------------------------------------------------------
+
+
+def _section_title(title: str, count: int) -> str:
+    sites = "1 site" if count == 1 else f"{count} sites"
+    return f"{title}: {sites}, with who was there, when, and sources"
+
+
+def _text_entry(layer: str, site: dict[str, Any], presences: list[dict]) -> TextEntry:
+    """A site in the text version: where it is and how well that is known, then each
+    presence with its period, status, caveat and source (what the popup says, as text)."""
+    first = presences[0]
+    where = f"In {first[COUNTRY_FIELD]}. " if not missing(first.get(COUNTRY_FIELD)) else ""
+    precision = PRECISION_TEXT.get(first["location_precision"], first["location_precision"])
+    lines = [(Phrase(f"{where}Position {km(first['precision_km'])} ({precision})."),)]
+    if not missing(first.get("location_note")):
+        lines.append((Phrase(first["location_note"]),))
+    return TextEntry(
+        id=TextEntry.element_id(layer, site["id"]),
+        title=site["site"],
+        lines=tuple(lines),
+        layer=layer,
+        feature=site["id"],
+        items=tuple(_presence_entry(p) for p in presences),
+    )
+
+
+def _presence_entry(p: dict) -> TextEntry:
+    """Operator, period and status, each date as precise as its source (a <time> each)."""
+    start = _when(p.get("start_date"), p.get("start_precision"), "start unknown")
+    open_end = "present" if p["status"] == "active" else "end unknown"
+    end = _when(p.get("end_date"), p.get("end_precision"), open_end)
+    status = (
+        Phrase(f"Status: {p['status']} (as of "),
+        _when(p["status_date"], p["status_precision"], ""),
+        Phrase(")."),
+    )
+    return TextEntry(
+        id=None,
+        title=p["operator"],
+        when=(start, Phrase(" – "), end),
+        lines=(status,),
+        note=None if missing(p.get("note")) else p["note"],
+        source_name=p["source_name"],
+        source_url=p["source_url"],
+        link=is_link(p["source_url"]),
+    )
+
+
+def _when(value: Any, precision: str | None, otherwise: str) -> Phrase:
+    if missing(value):
+        return Phrase(otherwise)
+    return Phrase(format_date(value, precision), as_written(value, precision))

@@ -4,13 +4,14 @@ labels, and the popup rows every sourced fact ends with."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
 import shapely
 
-from geo.kinds import PALETTE
+from geo.kinds import PALETTE, kinds
 from geo.load import Layer
 from geo.scene import Categories, Family, Label, LegendEntry, Shape, Symbol
 from geo.text import missing
@@ -102,6 +103,45 @@ def source_row(name: str = "source_name", url: str = "source_url") -> dict[str, 
     return {"as": "link", "field": name, "href": url, "label": "Source: ", "class": "gs-source"}
 
 
-def table_rows(fields: Iterable[str]) -> dict[str, Any]:
-    """A plain popup: the properties as a table, http(s) values as links."""
-    return {"as": "table", "fields": list(fields)}
+def table_rows(fields: Iterable[str], labels: Iterable[str] | None = None) -> dict[str, Any]:
+    """A plain popup: the properties as a table, each under its ``labels`` name (default: the
+    property's own), http(s) values as links."""
+    fields = list(fields)
+    row: dict[str, Any] = {"as": "table", "fields": fields}
+    if labels is not None:
+        row["labels"] = list(labels)
+    return row
+
+
+def popup_fields(layer: Layer, columns: Iterable[str]) -> list[str]:
+    """The properties a plain popup lists: map.toml's ``popup``, else every column but the
+    technical ones (those kinds.toml marks ``popup = false``, such as codes)."""
+    if layer.config.popup:
+        return list(layer.config.popup)
+    specs = kinds()[layer.config.kind].fields
+    return [c for c in columns if c not in specs or specs[c].popup]
+
+
+def field_label(layer: Layer, name: str, language: str = "en") -> str:
+    """A property's name in popups: map.toml's ``field_labels``, else the kind's ``label`` for
+    it in kinds.toml, else the property's name made readable (:func:`readable`)."""
+    if name in layer.config.field_labels:
+        return layer.config.field_labels[name]
+    spec = kinds()[layer.config.kind].fields.get(name)
+    return spec.label if spec and spec.label else readable(name, language)
+
+
+ACRONYMS = {"id": "ID", "iso": "ISO", "url": "URL", "gdp": "GDP", "utc": "UTC"}
+
+
+def readable(name: str, language: str = "en") -> str:
+    """'type_en' -> 'Type' on an English page (the page's language is implied), 'iso_a3' ->
+    'ISO a3', 'population' -> 'Population'; a name with no letters or digits stays as it is."""
+    words = [w for w in re.split(r"[_\s.\-]+", name) if w]
+    if len(words) > 1 and words[-1].lower() == language.split("-")[0].lower():
+        words = words[:-1]
+    words = [ACRONYMS.get(w.lower(), w) for w in words]
+    if not words:
+        return name
+    text = " ".join(words)
+    return text[0].upper() + text[1:]

@@ -20,6 +20,7 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         symbol=base,
         legend=(LegendEntry("fill", "Other countries", base.fill, base.stroke),),
         show=layer.config.show,
+        in_legend=layer.config.legend,
         control=False,
         interactive=False,
     )

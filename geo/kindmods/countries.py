@@ -7,8 +7,8 @@ from typing import Any
 from geo.combine import Story
 from geo.kindmods.common import symbol
 from geo.load import Layer
-from geo.scene import Categories, Label, LayerScene, LegendEntry
-from geo.text import missing
+from geo.scene import Categories, Label, LayerScene, LegendEntry, Phrase, TextEntry, TextSection
+from geo.text import is_link, missing
 from geo.view import Bounds, label_point
 
 FOCUS_FIELD, FOCUS_VALUE = "role", "focus"
@@ -62,6 +62,8 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         title_field="name",
         id_field="id",
         show=layer.config.show,
+        in_legend=layer.config.legend,
+        text_section=_text_section(layer, records),
     )
 
 
@@ -74,3 +76,24 @@ def _role(record: dict[str, Any], focus: str | None) -> str:
     if record["role"] == FOCUS_VALUE:
         return "Focus of the story"
     return f"Neighbour of {focus}" if focus else "Neighbour"
+
+
+def _text_section(layer: Layer, records: list[dict[str, Any]]) -> TextSection | None:
+    """The countries' notes in the text version (None when no country has one): a note is a
+    fact the map shows only in a popup, so it is listed with its source."""
+    entries = tuple(
+        TextEntry(
+            id=TextEntry.element_id(layer.name, r["id"]),
+            title=r["name"],
+            lines=((Phrase(r["note"]),),),
+            source_name=r.get("note_source_name"),
+            source_url=r.get("note_source_url"),
+            link=is_link(r.get("note_source_url")),
+        )
+        for r in records
+        if not missing(r.get("note"))
+    )
+    if not entries:
+        return None
+    about = "1 country" if len(entries) == 1 else f"{len(entries)} countries"
+    return TextSection(f"{layer.config.title}: notes on {about}, with sources", entries)

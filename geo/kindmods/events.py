@@ -66,6 +66,7 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         title_field="hover",
         id_field="id",
         show=layer.config.show,
+        in_legend=layer.config.legend,
         cluster=True,
         bearing_field="bearing",
         time=("date", "date_precision", "end_date", "date_precision"),

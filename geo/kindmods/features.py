@@ -12,12 +12,14 @@ from geo.kindmods.common import (
     categories,
     category_legend,
     family,
+    field_label,
     point_labels,
+    popup_fields,
     symbol,
     table_rows,
 )
 from geo.load import Layer
-from geo.scene import LayerScene, LegendEntry
+from geo.scene import LayerScene, LegendEntry, Symbol
 from geo.view import Bounds
 
 
@@ -29,14 +31,14 @@ def scene(layer: Layer, story: Story, view: Bounds, kind: str = "features") -> L
     base = symbol(layer.config.style, fam)
     cats = categories(layer, fam, base)
     title_field = next((f for f in ("name", "title") if f in frame.columns), None)
-    fields = layer.config.popup or [
-        c for c in frame.columns if c not in (frame.geometry.name, title_field, "id", "in_country")
-    ]
+    own = (frame.geometry.name, title_field, "id", "in_country")
+    fields = popup_fields(layer, (c for c in frame.columns if c not in own))
+    language = story.config.language
     swatch = FAMILY_SWATCH[fam]
     legend = (
         category_legend(cats, swatch)
         if cats
-        else [LegendEntry(swatch, layer.config.title, base.fill or base.stroke, base.stroke)]
+        else [LegendEntry(swatch, layer.config.title, _key_colour(base, fam), base.stroke)]
     )
     days = _days(frame, layer.config.date_field or ("date" if "date" in frame else None))
     if days is not None:
@@ -53,14 +55,20 @@ def scene(layer: Layer, story: Story, view: Bounds, kind: str = "features") -> L
         legend=tuple(legend),
         popup=(
             *([{"as": "heading", "field": title_field}] if title_field else []),
-            table_rows(fields),
+            table_rows(fields, [field_label(layer, f, language) for f in fields]),
         ),
         title_field=title_field,
         id_field="id" if "id" in frame else None,
         show=layer.config.show,
+        in_legend=layer.config.legend,
         days=("start_day", "end_day") if days is not None else None,
         count_as="features" if days is not None else None,
     )
+
+
+def _key_colour(base: Symbol, fam: str) -> str:
+    """The colour of the layer's key swatch: a line's stroke, a point's or an area's fill."""
+    return base.stroke if fam == "line" else base.fill or base.stroke
 
 
 def _days(frame: Any, field: str | None) -> tuple[list, list] | None:

@@ -13,5 +13,8 @@ from geo.view import Bounds
 
 def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     scene = features.scene(layer, story, view, kind="water")
-    entry = LegendEntry("water", layer.config.title, scene.symbol.fill, scene.symbol.stroke)
+    if scene.family == "line":  # rivers: a line, as drawn
+        entry = LegendEntry("line", layer.config.title, scene.symbol.stroke)
+    else:
+        entry = LegendEntry("water", layer.config.title, scene.symbol.fill, scene.symbol.stroke)
     return replace(scene, legend=(entry,))

@@ -5,29 +5,31 @@
 /**
  * @typedef {{as: "heading"|"text"|"time"|"link"|"table"|"list"|"present"|"details",
  *   field?: string,
- *   fields?: string[], href?: string, datetime?: string, label?: string, lang?: string,
+ *   fields?: string[], labels?: string[], href?: string, datetime?: string, label?: string,
+ *   lang?: string,
  *   class?: string, rows?: PopupRow[], name?: string}} PopupRow
  * @typedef {{color?: string, weight?: number, opacity?: number, fill?: boolean,
  *   fillColor?: string, fillOpacity?: number, dashArray?: string, radius?: number}} LeafletStyle
  * @typedef {{text: string[], lon: number[], lat: number[], priority: number[], role: string[],
  *   rank: string[]}} Labels
+ * @typedef {{type: "MultiPolygon"|"MultiLineString"|"Polygon"|"LineString", quantum: number,
+ *   coords: string, offsets: number[][]}} ShapesDoc
  * @typedef {{name: string, kind: string, title: string,
  *   symbol: "area"|"line"|"dot"|"site"|"event", shape: string, style: LeafletStyle,
  *   categoryField: ?string, categoryStyles: Object<string, LeafletStyle>, show: boolean,
  *   control: boolean, interactive: boolean, cluster: boolean, count: number,
- *   lon?: number[], lat?: number[], geometry?: Object[], columns: Object<string, Array>,
+ *   lon?: number[], lat?: number[], shapes?: ShapesDoc, geometry?: Object[],
+ *   columns: Object<string, Array>,
  *   popup: PopupRow[], titleField: ?string, idField: ?string, ringField: ?string,
  *   ringStyle: ?LeafletStyle, bearingField: ?string, labels: Labels,
  *   start: ?Array<?number>, end: ?Array<?number>, countAs: ?string,
  *   timeMode: "filter"|"status"}} LayerDoc
- * @typedef {{swatch: string, label: string, color: ?string, stroke: ?string}} LegendDoc
  * @typedef {{bounds: number[][], maxBounds: number[][], filled: boolean,
  *   focus: ?Array<number[]>, maxZoom: number, background: string}} ViewDoc
  * @typedef {{text: string, events: string[]}} Sentence
  * @typedef {{title: string, text: Sentence[], start: ?number, end: ?number,
  *   bounds: ?Array<number[]>, frame: string[], events: string[]}} ChapterDoc
- * @typedef {{version: number, view: ViewDoc, layers: LayerDoc[], legend: LegendDoc[],
- *   approximate: boolean, chapters: ChapterDoc[]}} PageDoc
+ * @typedef {{version: number, view: ViewDoc, layers: LayerDoc[], chapters: ChapterDoc[]}} PageDoc
  */
 var GeoStory = (function () {
   "use strict";
@@ -86,7 +88,7 @@ var GeoStory = (function () {
   /** @param {PopupRow} row @param {function(string): *} get */
   function popupRow(row, get) {
     var value = row.field ? get(row.field) : null;
-    if (row.as === "table") return popupTable(row.fields || [], get);
+    if (row.as === "table") return popupTable(row.fields || [], row.labels || [], get);
     if (row.as === "list") {
       if (!value || !value.length) return null;
       var list = el("ul", row["class"] || "");
@@ -139,13 +141,14 @@ var GeoStory = (function () {
     return el("p", row["class"] || "", text);
   }
 
-  function popupTable(fields, get) {
+  /* A property per row, under its human name (the kind's or map.toml's label). */
+  function popupTable(fields, labels, get) {
     var table = el("table");
-    fields.forEach(function (field) {
+    fields.forEach(function (field, k) {
       var value = get(field);
       if (!present(value)) return;
       var tr = el("tr");
-      var th = el("th", "", field);
+      var th = el("th", "", present(labels[k]) ? labels[k] : field);
       th.scope = "row";
       var td = el("td");
       td.appendChild(isLink(value) ? link(value, value) : document.createTextNode(String(value)));
@@ -240,13 +243,50 @@ var GeoStory = (function () {
   var POINT = { event: eventMarker, site: siteMarker, dot: dotMarker };
   var SITE_PANE = "gs-sites";
 
+  /* The layer's vertices from geo/shapes.py's varints: x, y, x, y... in degrees. */
+  function vertices(shapes) {
+    var bytes = atob(shapes.coords), out = [], value = 0, shift = 0, last = [0, 0];
+    for (var k = 0; k < bytes.length; k++) {
+      var b = bytes.charCodeAt(k);
+      value += (b & 127) * Math.pow(2, shift); // beyond 32 bits, unlike <<
+      shift += 7;
+      if (b < 128) {
+        var n = out.length % 2, delta = value % 2 ? -(value + 1) / 2 : value / 2;
+        last[n] += delta;
+        out.push(last[n] * shapes.quantum);
+        value = 0;
+        shift = 0;
+      }
+    }
+    return out;
+  }
+
+  /* Feature i of a ragged array as a GeoJSON geometry: offsets lead from parts to rings or
+   * lines to vertices. */
+  function shapeOf(doc, i) {
+    var s = doc.shapes, xy = s.xy || (s.xy = vertices(s)), depth = s.offsets.length;
+    function level(d, from, to) {
+      var items = [];
+      for (var k = from; k < to; k++) {
+        if (d < 0) items.push([xy[2 * k], xy[2 * k + 1]]);
+        else items.push(level(d - 1, s.offsets[d][k], s.offsets[d][k + 1]));
+      }
+      return items;
+    }
+    var top = depth - 1;
+    return {
+      type: s.type,
+      coordinates: level(top - 1, s.offsets[top][i], s.offsets[top][i + 1]),
+    };
+  }
+
   function feature(doc, i) {
     if (doc.lon) {
       var latlng = [doc.lat[i], doc.lon[i]];
       return (POINT[doc.symbol] || dotMarker)(doc, i, latlng);
     }
     var line = doc.symbol === "line";
-    return L.geoJSON(doc.geometry[i], {
+    return L.geoJSON(doc.shapes ? shapeOf(doc, i) : doc.geometry[i], {
       interactive: doc.interactive,
       style: Object.assign(styleOf(doc, i), line ? { fill: false } : {}),
       pointToLayer: function (f, latlng) {
@@ -337,6 +377,17 @@ var GeoStory = (function () {
     });
   }
 
+  /* Markers can still move after a zoom's events (markercluster animates clusters apart at its
+   * own pace): look again once they have settled. */
+  var SETTLE_MS = 350;
+  var lateDeclutter = null;
+
+  function declutterNowAndLater() {
+    declutter();
+    clearTimeout(lateDeclutter);
+    lateDeclutter = setTimeout(declutter, SETTLE_MS);
+  }
+
   function declutter() {
     passThroughSites();
     var taken = markerBoxes();
@@ -424,7 +475,7 @@ var GeoStory = (function () {
     if (cluster) {
       group.addLayer(cluster);
       // clusters settle after their animation: labels give way to them then
-      cluster.on("animationend spiderfied unspiderfied", declutter);
+      cluster.on("animationend spiderfied unspiderfied", declutterNowAndLater);
     }
     var entry = { doc: doc, group: group, markers: {}, cluster: cluster, features: [], shown: [] };
     for (var i = 0; i < doc.count; i++) {
@@ -621,47 +672,19 @@ var GeoStory = (function () {
 
   /* --- controls ---------------------------------------------------------------------------- */
 
-  var OPEN_LEGEND = [800, 520]; // smallest map, in pixels, that shows the legend unfolded
-
-  var Legend = L.Control.extend({
-    options: { position: "bottomright" },
-    initialize: function (doc, options) {
-      L.setOptions(this, options);
-      this._doc = doc;
-    },
-    onAdd: function (m) {
-      var box = L.DomUtil.create("details", "gs-legend");
-      box.appendChild(el("summary", "", "Legend"));
-      var body = L.DomUtil.create("div", "gs-legend-body", box);
-      var list = el("ul", "gs-legend-list");
-      this._doc.legend.forEach(function (entry) {
-        var li = el("li");
-        var key = el("span", "gs-key gs-key-" + safeClass(entry.swatch));
-        key.setAttribute("aria-hidden", "true");
-        key.style.setProperty("--c", entry.color || "#888888");
-        key.style.setProperty("--s", entry.stroke || entry.color || "#888888");
-        li.appendChild(key);
-        li.appendChild(document.createTextNode(entry.label));
-        list.appendChild(li);
+  /* The key is the page's HTML, above the map (geo/templates/page.html): a layer's row is
+   * dimmed while the layer control hides the layer. */
+  function keyFollowsLayers(m) {
+    var rows = document.querySelectorAll(".gs-legend-row[data-layer]");
+    var sync = function () {
+      Array.prototype.forEach.call(rows, function (row) {
+        var entry = state.layers[row.getAttribute("data-layer")];
+        if (entry) row.classList.toggle("gs-off", !m.hasLayer(entry.group));
       });
-      body.appendChild(list);
-      if (this._doc.approximate) {
-        body.appendChild(
-          el(
-            "p",
-            "gs-approx",
-            "Base and event positions are approximate where marked: a dashed ring shows a " +
-              "site's uncertainty; popups say how precise each place is."
-          )
-        );
-      }
-      var size = m.getSize(); // folded into a button where it would hide the story
-      box.open = size.x >= OPEN_LEGEND[0] && size.y >= OPEN_LEGEND[1];
-      L.DomEvent.disableClickPropagation(box);
-      L.DomEvent.disableScrollPropagation(box);
-      return box;
-    },
-  });
+    };
+    m.on("overlayadd overlayremove", sync);
+    sync();
+  }
 
   /* A map button: a real <button> with a title and an accessible name. */
   function mapButton(className, title, label, symbol, onClick) {
@@ -854,7 +877,7 @@ var GeoStory = (function () {
       m.invalidateSize();
     });
     new ResetView().addTo(m);
-    new Legend(doc).addTo(m);
+    keyFollowsLayers(m);
     textVersion();
     state.timeline = GeoStory.timeline ? GeoStory.timeline(doc, container) : null;
     if (GeoStory.navigate) GeoStory.navigate(doc, m);
@@ -862,7 +885,7 @@ var GeoStory = (function () {
       pinFar(m);
     });
     pinFar(m);
-    m.on("zoomend moveend overlayadd overlayremove resize", declutter);
+    m.on("zoomend moveend overlayadd overlayremove resize", declutterNowAndLater);
     declutter();
     window.addEventListener("resize", reportHeight);
     focusPopups(m);
