@@ -22,20 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.assets import Router
+from tests.browser import ARGS, CHROMIUM  # the same Chromium, launched as the tests do
 
 if TYPE_CHECKING:  # playwright is imported only when a page is opened
     from playwright.sync_api import Browser, BrowserContext, Page
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [  # as tests/browser.py launches Debian's Chromium
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 VIEWPORT = {"width": 1280, "height": 800}
 
 HOOK = """
