@@ -356,7 +356,8 @@ def test_datapackage_is_valid_and_every_csv_matches_its_schema(default_build: Bu
     assert report.valid, report.flatten(["taskNumber", "type", "message"])
     tabular = [r for r in package(default_build)["resources"] if "schema" in r]
     point_layers = {t.name for t in all_tables(default_build.story) if t.dimension == "points"}
-    assert {r["path"] for r in tabular} == {f"{name}.csv" for name in point_layers}
+    figures = {t.name for t in default_build.story.config.tables}
+    assert {r["path"] for r in tabular} == {f"{name}.csv" for name in point_layers | figures}
     for resource in tabular:
         with (data(default_build) / resource["path"]).open(encoding="utf-8-sig") as f:
             header = next(csv.reader(f))
@@ -426,3 +427,16 @@ def test_datapackage_gives_each_file_its_licences_and_sources(default_build: Bui
     assert {(s["title"], s.get("path")) for s in story_file["sources"]} >= cited
     assert descriptor["sources"] == story_file["sources"]
     assert {lic["name"] for lic in descriptor["licenses"]} == {"other-pd", "notspecified"}
+
+
+def test_datapackage_types_a_figures_table_and_cites_its_rows_sources(
+    default_build: BuildResult,
+):
+    package = json.loads((data(default_build) / "datapackage.json").read_text("utf-8"))
+    troops = next(r for r in package["resources"] if r["path"] == "troops.csv")
+    types = {f["name"]: f["type"] for f in troops["schema"]["fields"]}
+    assert types["count"] == "integer" and types["date"] == "string"  # "2017-06" as written
+    assert (types["date_start"], types["date_end"]) == ("date", "date")
+    table = default_build.story.config.tables[0]
+    assert {s["path"] for s in troops["sources"]} == {f.source_url for f in table.figures}
+    assert troops["licenses"]

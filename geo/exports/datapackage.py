@@ -39,6 +39,7 @@ from geo.exports.tables import (
     interval_names,
     licence,
 )
+from geo.figures import FigureTable, export_rows
 from geo.kinds import PRECISIONS, FieldSpec
 from geo.load import COUNTRY_FIELD, Layer
 
@@ -135,6 +136,10 @@ def _resource(
     }
     if export != "csv":  # read as a file: Frictionless checks its size and hash, not rows
         resource["type"] = "file"
+    figures = {f"{t.name}{LAYER_FILES['csv']}": t for t in story.config.tables}
+    if path.name in figures:
+        resource.update(figures_resource(story, figures[path.name]))
+        return resource
     if not layers:  # a file no layer wrote: described by its format only
         resource["description"] = f"{what}."
         return resource
@@ -269,6 +274,49 @@ def csv_schema(table: Table) -> dict[str, Any]:
             field["constraints"] = constraints
         fields.append(field)
     return {"fields": fields, "missingValues": [""]}
+
+
+def figures_resource(story: Story, table: FigureTable) -> dict[str, Any]:
+    """A figures table's CSV (geo.figures.export_rows): each column as written in the story's
+    file, then the interval each figure's date covers; its rows cite their own sources."""
+    header, rows = export_rows(table)
+    derived = {
+        header[-2]: "First day the figure's date covers (a month: its first day)",
+        header[-1]: "Last day the figure's date covers (a month: its last day)",
+    }
+
+    def column_type(i: int) -> str:
+        if header[i] in derived:
+            return "date"
+        cells = [row[i] for row in rows if row[i] not in ("", None)]
+        return "integer" if cells and all(str(c).lstrip("-").isdigit() for c in cells) else "string"
+
+    fields = [
+        {
+            "name": name,
+            "type": column_type(i),
+            "description": derived.get(
+                name, f"'{name}' as written in the story's {table.name}.csv"
+            ),
+        }
+        for i, name in enumerate(header)
+    ]
+    pairs = sorted({(f.source_name, f.source_url) for f in table.figures})
+    return {
+        "title": f"{table.title} (CSV)",
+        "description": f"{table.title}: one row per figure as one source gives it, with that "
+        "source (source_name, source_url) and its caveat (note). CSV, UTF-8 with a byte-order "
+        "mark.",
+        # the terms of the story's own facts: those of its layers whose features cite sources
+        "licenses": _licences(
+            layer for layer in story.layers if all(f in layer.frame for f in _PER_FEATURE_SOURCE)
+        ),
+        "sources": [{"title": name, "path": url} for name, url in pairs],
+        "profile": "tabular-data-resource",
+        "type": "table",
+        "encoding": "utf-8-sig",
+        "schema": {"fields": fields, "missingValues": [""]},
+    }
 
 
 def _column_type(column: Any) -> str:
