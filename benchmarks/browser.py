@@ -89,37 +89,32 @@ DRAWN = (
 }"""
 )
 
-ZOOM = (
-    "async (limitMs) => {"
-    + FRAMES
-    + """
-  const m = window.__bench.maps[0];
-  const z = m.getZoom();
-  const to = z + 1 <= m.getMaxZoom() ? z + 1 : z - 1;
-  const t0 = performance.now();
-  const ended = event(m, "zoomend");
-  m.setZoom(to, { animate: false });
-  await ended;
-  await frame();
-  await frame();
-  return { ms: performance.now() - t0, from: z, to: m.getZoom() };
-}"""
-)
 
-PAN = (
-    "async (limitMs) => {"
-    + FRAMES
-    + """
+def timed(setup: str, action: str, until: str) -> str:
+    """JS that times ``action`` on the first map until its ``until`` event and two frames."""
+    return (
+        "async (limitMs) => {"
+        + FRAMES
+        + f"""
   const m = window.__bench.maps[0];
+  {setup}
   const t0 = performance.now();
-  const ended = event(m, "moveend");
-  m.panBy([256, 128], { animate: false });
+  const ended = event(m, "{until}");
+  {action};
   await ended;
   await frame();
   await frame();
-  return { ms: performance.now() - t0 };
-}"""
+  return {{ ms: performance.now() - t0, from: from, to: m.getZoom() }};
+}}"""
+    )
+
+
+ZOOM = timed(
+    "const from = m.getZoom(), to = from + 1 <= m.getMaxZoom() ? from + 1 : from - 1;",
+    "m.setZoom(to, { animate: false })",
+    "zoomend",
 )
+PAN = timed("const from = m.getZoom();", "m.panBy([256, 128], { animate: false })", "moveend")
 
 
 @dataclass

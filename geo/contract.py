@@ -104,6 +104,9 @@ class LayerDoc(TypedDict):
     ringField: str | None
     ringStyle: LeafletStyle | None
     bearingField: str | None
+    farFields: list[str] | None  # far-away points: their place's name, lon and lat columns
+    areaField: str | None  # points standing for an area (a country): the column naming it
+    vagueField: str | None  # column true where a date is known only to the month or year
     labels: Labels
     start: list[int | None] | None  # dated layers: first and last day of each feature,
     end: list[int | None] | None  # as days since 1970-01-01 (end None: still going on)
@@ -258,7 +261,7 @@ def _bounds(box: tuple[float, float, float, float] | None) -> list[list[float]] 
     return [[south, west], [north, east]]
 
 
-def layer_document(scene: LayerScene, grid: float = COORDINATE_GRID) -> LayerDoc:
+def layer_document(scene: LayerScene, grid: float) -> LayerDoc:
     """One layer as columns; its lines and polygons on a ``grid`` of that many degrees."""
     frame = scene.frame
     popup = [_popup_row(r) for r in scene.popup]
@@ -269,6 +272,9 @@ def layer_document(scene: LayerScene, grid: float = COORDINATE_GRID) -> LayerDoc
             scene.id_field,
             scene.ring_field,
             scene.bearing_field,
+            scene.area_field,
+            scene.vague_field,
+            *(scene.far_fields or ()),
             scene.categories.field if scene.categories else None,
         )
         if f
@@ -301,6 +307,9 @@ def layer_document(scene: LayerScene, grid: float = COORDINATE_GRID) -> LayerDoc
         "ringField": scene.ring_field,
         "ringStyle": leaflet_style(scene.ring, "polygon") if scene.ring else None,
         "bearingField": scene.bearing_field,
+        "farFields": list(scene.far_fields) if scene.far_fields else None,
+        "areaField": scene.area_field,
+        "vagueField": scene.vague_field,
         "labels": _labels(scene),
         "start": _days(frame[scene.days[0]]) if scene.days else None,
         "end": _days(frame[scene.days[1]]) if scene.days else None,

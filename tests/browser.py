@@ -64,3 +64,20 @@ def serve(folder: Path) -> Iterator[str]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         pass
+
+
+# A story's map is up, and no zoom or cluster animation is running.
+READY = "() => window.GeoStory && GeoStory.state.map && GeoStory.state.eventLayer"
+SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
+
+
+def open_settled(browser, index: Path, size: tuple[int, int], pause_ms: int):
+    """A page of ``size`` on ``index`` (a file), watched, once its map has settled."""
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    watch = Watch("file://")
+    watch.attach(page)
+    page.goto(index.as_uri())
+    page.wait_for_function(READY)
+    page.wait_for_function(SETTLED)
+    page.wait_for_timeout(pause_ms)
+    return page, watch

@@ -10,14 +10,12 @@ import pytest
 import shapely
 
 from geo.build import build
-from tests.browser import Watch
+from tests.browser import SETTLED, open_settled
 from tests.conftest import DEFAULT_STORY
 
 pytestmark = pytest.mark.browser
 
 SIZES = [(1280, 800), (1024, 768), (640, 480), (375, 667), (390, 844)]
-READY = "() => window.GeoStory && GeoStory.state.map && GeoStory.state.eventLayer"
-SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
 RAW_NAMES = ("type_en", "iso_3166_2", "iso_a3", "name_fr", "in_country", "note_source")
 
 # Every row and item of the key that is not fully shown: outside the window, or cut by an
@@ -73,13 +71,7 @@ def open_map(browser, default_build):
     pages = []
 
     def opener(size=(1280, 800), out=None):
-        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-        watch = Watch("file://")
-        watch.attach(page)
-        page.goto(((out or default_build.out) / "index.html").as_uri())
-        page.wait_for_function(READY)
-        page.wait_for_function(SETTLED)
-        page.wait_for_timeout(200)
+        page, watch = open_settled(browser, (out or default_build.out) / "index.html", size, 200)
         pages.append((page, watch))
         return page
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import Watch
+from tests.browser import SETTLED, open_settled
 
 pytestmark = pytest.mark.browser
 
 SIZES = [(1280, 800), (640, 480), (375, 667)]
-READY = "() => window.GeoStory && GeoStory.state.map && GeoStory.state.eventLayer"
-SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
 
 # Visible label/label and label/marker overlaps: the boxes of the label texts against each
 # other and against every marker icon (events, clusters, sites) that is not a label.
@@ -54,13 +52,7 @@ def open_map(browser, default_build):
     pages = []
 
     def opener(size=(1280, 800)):
-        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-        watch = Watch("file://")
-        watch.attach(page)
-        page.goto((default_build.out / "index.html").as_uri())
-        page.wait_for_function(READY)
-        page.wait_for_function(SETTLED)
-        page.wait_for_timeout(300)
+        page, watch = open_settled(browser, default_build.out / "index.html", size, 300)
         pages.append((page, watch))
         return page
 
