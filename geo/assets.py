@@ -33,7 +33,6 @@ def scripts(language: str = FALLBACK_LANGUAGE) -> tuple[str, ...]:
     """The JavaScript the map runs, in load order, for a page in ``language``."""
     return (
         _read(leaflet.BASE_DIR, "leaflet.js"),
-        _default_icon(),
         _read(cluster.BASE_DIR, "leaflet.markercluster.js"),
         _gesture_handling(language),
         *(_own(f"templates/{name}.js", rjsmin.jsmin) for name in ("story", "timeline", "navigate")),
@@ -44,8 +43,10 @@ def scripts(language: str = FALLBACK_LANGUAGE) -> tuple[str, ...]:
 def stylesheets() -> tuple[str, ...]:
     """The CSS the map uses, in cascade order."""
     return (
-        _inline_images(_read(leaflet.BASE_DIR, "leaflet.css"), Path(leaflet.BASE_DIR)),
-        _read(cluster.BASE_DIR, "MarkerCluster.css"),
+        rcssmin.cssmin(
+            _inline_images(_read(leaflet.BASE_DIR, "leaflet.css"), Path(leaflet.BASE_DIR))
+        ),
+        rcssmin.cssmin(_read(cluster.BASE_DIR, "MarkerCluster.css")),
         _read(gesture.BASE_DIR, "leaflet-gesture-handling.min.css"),
         _own("templates/story.css", rcssmin.cssmin),
     )
@@ -90,7 +91,8 @@ def _closing_brace(text: str, start: int) -> int:
         k += 1
 
 
-def _default_icon() -> str:
+@cache
+def default_icon() -> str:
     """Leaflet's default marker images as data: URIs, so that a folium.Marker a notebook user
     adds shows offline (Leaflet would look for marker-icon.png beside the page)."""
     images = Path(leaflet.BASE_DIR) / "images"

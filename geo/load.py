@@ -493,6 +493,8 @@ def _property_problem(name: str, value: Any, kind: Kind) -> str | None:
             f"expected a whole number from -2**63 to 2**63-1 (64 bits), found {shown(value)}; "
             "write it as a string (in quotes) to keep it as text"
         )
+    if type(value) is str and _is_unicode(value) and _is_unicode(name):
+        return None  # most values: nothing nested to walk
     for part in _walk(name, value):
         if isinstance(part, float) and not math.isfinite(part):
             return f"expected a finite number, found {part!r} (JSON has no NaN or Infinity)"

@@ -56,6 +56,7 @@ EVENT_PX = 12  # an event's dot with its white rim, as .gs-dot
 ARROW_PX = 16  # a far-away point's arrow, as .gs-arrow
 EVENT_SPACING_PX = 7.0  # sunflower scale: the dots of points in one spot just touch
 GOLDEN_ANGLE = math.radians(137.508)
+SPREAD_LIMIT = 20_000  # beyond this, a 1200 x 630 picture shows density, not single dots
 SPREAD_CELL_PX = EVENT_PX + 2  # the grid that finds overlapping dots: about a dot's reach
 LABEL_GAP_PX = 4  # between a point's marker and its label, on its right
 LABEL_PAD_PX = 1.5  # labels keep this far from each other and from markers
@@ -956,8 +957,11 @@ def _ring(frame: MapFrame, lon: float, lat: float, km: float, margin: float) -> 
 
 def _spread(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """Where each point's dot goes, in pixels: points whose dots would overlap are merged into
-    a group, repeatedly, and a group's dots laid out on a sunflower around its centre."""
+    a group, repeatedly, and a group's dots laid out on a sunflower around its centre. Beyond
+    SPREAD_LIMIT dots the picture is one of density: the dots stay where their events are."""
     out = list(points)
+    if len(points) > SPREAD_LIMIT:
+        return out
     for group in _groups(points):
         if len(group.members) == 1:
             continue  # a dot alone stays where its event is

@@ -66,7 +66,8 @@ def test_readme_notebook_example_opens_offline_with_the_added_marker(
     page.wait_for_function("() => window.GeoStory && GeoStory.state.map")
     added = page.locator("img.leaflet-marker-icon")
     assert added.count() == 1 and added.evaluate("img => img.complete && img.naturalWidth > 0")
-    page.locator(".gs-event").click()  # the story's own popup still works
+    page.locator(".gs-event").focus()  # the story's own popup still works (the added
+    page.keyboard.press("Enter")  # marker's image stands over its dot: open it by keyboard)
     popup = page.locator(".leaflet-popup-content")
     assert "Coup in Niamey" in popup.inner_text()
     assert popup.locator(".gs-source a").get_attribute("href").startswith("https://www.reuters")

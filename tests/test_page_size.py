@@ -11,7 +11,7 @@ import gzip
 import json
 import re
 
-PAGE_CEILING = 440_000  # bytes; the target is 300_000
+PAGE_CEILING = 450_000  # bytes (chips, badges and callouts took 8 kB more); the target is 300_000
 GZIP_CEILING = 150_000  # the target is 110_000
 GEOMETRY_CEILING = 50_000  # every polygon and line of the default story, on the page
 

@@ -110,7 +110,7 @@ def datapackage(story: Story, written: Sequence[Path]) -> dict[str, Any]:
         "name": _unique_name(config.name, set()),
         "title": config.title,
         "licenses": _licences(story.layers),
-        "sources": _sources(story.layers),
+        "sources": _sources(story.layers, _cited(story.layers)),
         "resources": resources,
     }
     description = " ".join(t for t in (config.description or config.subtitle, config.credit) if t)
@@ -143,11 +143,13 @@ def _resource(
     if not layers:  # a file no layer wrote: described by its format only
         resource["description"] = f"{what}."
         return resource
+    cited = _cited(layers)
+    sources = _sources(layers, cited)
     resource.update(
         title=f"{_titles(layers) if len(layers) == 1 else story.config.title} ({label})",
-        description=f"{_what_layers(layers)}. {what}.{_feature_sources(layers)}",
+        description=f"{_what_layers(layers)}. {what}.{_feature_sources(layers, len(cited))}",
         licenses=_licences(layers),
-        sources=_sources(layers),
+        sources=sources,
     )
     table = csv_tables.get(path.name.removesuffix(LAYER_FILES["csv"]))
     if export == "csv" and table is not None:
@@ -183,7 +185,7 @@ def _what_layers(layers: Sequence[Layer]) -> str:
     return f"Every layer of the story: {_titles(layers)}"
 
 
-def _feature_sources(layers: Sequence[Layer]) -> str:
+def _feature_sources(layers: Sequence[Layer], listed: int) -> str:
     """Say which layers' features carry their own source (events, bases)."""
     sourced = [layer for layer in layers if all(f in layer.frame for f in _PER_FEATURE_SOURCE)]
     if not sourced:
@@ -191,7 +193,8 @@ def _feature_sources(layers: Sequence[Layer]) -> str:
     titles = [layer.config.title for layer in sourced]
     which = ", ".join(titles[:-1]) + f" and {titles[-1]}" if len(titles) > 1 else titles[0]
     whose = "Each feature" if len(layers) == 1 else f"Each feature of {which}"
-    return f" {whose} names its own source (source_name, source_url); sources lists them all."
+    where = "sources lists them all" if listed < SOURCES_LIMIT else "too many to list here"
+    return f" {whose} names its own source (source_name, source_url); {where}."
 
 
 # --- licences and sources -------------------------------------------------------------------
@@ -211,14 +214,26 @@ def _licence_id(text: str) -> str:
     return "other-pd" if "public domain" in text.lower() else "notspecified"
 
 
-def _sources(layers: Iterable[Layer]) -> list[dict[str, str]]:
-    """Every source the layers name: their own (map.toml) and their features' (events, bases
-    and a country's note each cite theirs), by title."""
+SOURCES_LIMIT = 1_000  # distinct sources a resource lists; beyond, its features name theirs
+
+
+def _cited(layers: Iterable[Layer]) -> set[tuple[str, str | None]]:
+    """(title, url) of every source the layers name: their own (map.toml) and their
+    features' (events, bases and a country's note each cite theirs)."""
     found: set[tuple[str, str | None]] = set()
     for layer in layers:
         found |= _source_pairs(layer)
+    return found
+
+
+def _sources(layers: Sequence[Layer], cited: set[tuple[str, str | None]]) -> list[dict[str, str]]:
+    """The sources a resource lists, by title: all it cites, or beyond SOURCES_LIMIT (an
+    events layer of 100,000 rows) the layers' own, as each feature names its own anyway."""
+    if len(cited) >= SOURCES_LIMIT:
+        own = {(lay.config.source_name, lay.config.source_url) for lay in layers}
+        cited = {(name or url or "", url) for name, url in own if name or url}
     return [
-        {"title": title, "path": url} if url else {"title": title} for title, url in sorted(found)
+        {"title": title, "path": url} if url else {"title": title} for title, url in sorted(cited)
     ]
 
 
