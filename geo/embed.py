@@ -15,7 +15,7 @@ from geo.combine import Story
 
 SANDBOX = "allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads"
 ASPECT_RATIO = "1 / 1"  # title, a 4:3 map, credit line and list summary at article widths
-MIN_HEIGHT_PX = 520  # phones: a two-line title and a usable map
+MIN_HEIGHT_PX = 640  # phones: a two-line title, the key and a usable map
 SNIPPETS = {"embed.html": False, "embed-autoheight.html": True}
 
 

@@ -9,11 +9,12 @@ and save it. A Content-Security-Policy allows only the scripts the page holds.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from branca.element import Figure
+import folium
+from branca.element import Element, Figure
 from folium.template import Template
 
 from geo import assets, csp, pages
@@ -33,6 +34,9 @@ from geo.view import SEA, view_bounds
 MAX_ZOOM = 9  # the story's own layers carry no detail beyond this
 TILES_MAX_ZOOM = 14
 DATA_ID = "gs-data"  # the element that holds the page document
+
+
+LISTING_LIMIT = 1_000  # events in the text version; beyond this, the page grows by megabytes
 
 
 @dataclass(frozen=True)
@@ -106,8 +110,18 @@ class StoryPage(Figure):
         self.preview = preview
         self.tiles = tiles
         self.data_id = DATA_ID
-        self.listing = sorted(
-            (entry for s in scenes for entry in s.listing), key=lambda e: e["sort"]
+        listing = sorted((entry for s in scenes for entry in s.listing), key=lambda e: e["sort"])
+        # a large layer's text version lists its first events and leads to its CSV for the rest
+        self.listing_total = len(listing)
+        self.listing = listing[:LISTING_LIMIT]
+        self.listing_csv = (
+            [
+                link
+                for link in data_links
+                if link.href.endswith(".csv") and link.stem in {e["layer"] for e in listing}
+            ]
+            if len(listing) > LISTING_LIMIT
+            else []
         )
         # the other kinds' parts of the text version, the top layer first (as in the legend)
         self.text_sections: list[TextSection] = [
@@ -127,11 +141,21 @@ class StoryPage(Figure):
 
     def render(self, **kwargs) -> str:
         stable_ids(self)
+        icon = assets.default_icon()
+        if icon not in self.scripts and any(isinstance(c, folium.Marker) for c in _tree(self)):
+            self.scripts.append(icon)  # a notebook user's folium.Marker, offline
         page = super().render(**kwargs)
         return csp.with_policy(page, images=[u for u in (self.preview, self._tile_url()) if u])
 
     def _tile_url(self) -> str | None:
         return tile_provider(self.tiles).build_url() if self.tiles else None
+
+
+def _tree(element: Element) -> Iterator[Element]:
+    """The element's descendants."""
+    for child in element._children.values():
+        yield child
+        yield from _tree(child)
 
 
 class StoryMap(OfflineMap):

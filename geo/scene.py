@@ -19,7 +19,18 @@ import geopandas as gpd
 Family = Literal["point", "line", "polygon"]
 Shape = Literal["circle", "square", "diamond", "event"]
 Swatch = Literal[
-    "fill", "line", "dash", "water", "dot", "site", "site-ended", "ring", "event", "arrow"
+    "fill",
+    "line",
+    "dash",
+    "water",
+    "dot",
+    "site",
+    "site-ended",
+    "ring",
+    "event",
+    "event-vague",
+    "badge",
+    "arrow",
 ]
 
 
@@ -141,6 +152,13 @@ class LayerScene:
     ring_field: str | None = None  # metres of an uncertainty ring around each point
     ring: Symbol | None = None  # how that ring is drawn
     bearing_field: str | None = None  # far-away points: drawn as an arrow pointing this way
+    # Far-away points: the columns of their place's name, longitude and latitude (the frame
+    # holds them at the view's edge); the web page gathers them in a chip per place
+    far_fields: tuple[str, str, str] | None = None
+    # Points that stand for a whole area (an event dated to a country, not a place in it): the
+    # column naming the area, whose label lists them; they are not drawn as points
+    area_field: str | None = None
+    vague_field: str | None = None  # column true where a date is known only to month or year
     # Dated layers: the layer's (date, precision, end date, end precision) fields, and the
     # frame's columns with each feature's first and last day (see geo.dates.day_number)
     time: tuple[str, str, str | None, str | None] | None = None
@@ -152,6 +170,7 @@ class LayerScene:
     listing: tuple[Mapping[str, Any], ...] = ()  # entries of the text version, in order
     in_legend: bool = True  # its legend rows are in the map's key (base layers: not by default)
     text_section: TextSection | None = None  # other kinds' part of the text version
+    columns: tuple[str, ...] = ()  # more columns the page reads (a site's events, callouts)
 
     def symbol_of(self, index: int) -> Symbol:
         """The symbol of the feature in row ``index``."""

@@ -58,6 +58,11 @@ TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "licence": (str, "terms of the layers' data, for the exports (a layer may set its own)"),
     "order": (list, "layer names from bottom to top; unnamed layers follow"),
     "chapters": (list, "the story's steps, [[chapters]]: see the chapter keys"),
+    "annotations": (
+        list,
+        "callouts beside sites, [[annotations]]: { at = 'site-id', text = '...', "
+        "events = ['event-id', ...] }, each naming the events its text rests on",
+    ),
     "layers": (
         dict,
         "one table per layer, [layers.NAME]; NAME uses letters, digits, '_', '-' and '.', "
@@ -87,6 +92,11 @@ LAYER_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
         "layer on the timeline (default: 'date' when the layer has one)",
     ),
     "categories": (dict, "category value -> colour '#rrggbb'"),
+    "operators": (
+        dict,
+        "bases layers: operator -> colour '#rrggbb' of its sites (an operator not listed, and "
+        "a site with several operators at the timeline's date, take the layer's colour)",
+    ),
     "style": (dict, "colours and widths, see the style keys"),
     "source_name": (str, "where the layer's data comes from"),
     "source_url": (str, "http(s) link to that source"),
@@ -148,6 +158,7 @@ class LayerConfig:
     category_field: str | None = None
     date_field: str | None = None
     categories: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    operators: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source_name: str | None = None
     source_url: str | None = None
     licence: str | None = None
@@ -178,6 +189,22 @@ class Chapter:
 
 
 @dataclass(frozen=True)
+class Annotation:
+    """A callout beside a site: its text and the ids of the events the text rests on."""
+
+    at: str  # a site's id (site_id of a bases layer)
+    text: str
+    events: tuple[str, ...]
+
+
+ANNOTATION_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "at": (str, "id of the site the callout points at (site_id in a bases layer)"),
+    "text": (str, "the callout: a short sentence, from the story's sources"),
+    "events": (list, "ids of the events the text rests on (at least one)"),
+}
+
+
+@dataclass(frozen=True)
 class StoryConfig:
     """The story as map.toml (or the defaults) describe it; layers in drawing order."""
 
@@ -194,6 +221,7 @@ class StoryConfig:
     tables: tuple[FigureTable, ...] = ()  # sourced figures beside the map, see geo.figures
     byline: str = ""
     data_as_of: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD, as precise as known
+    annotations: tuple[Annotation, ...] = ()  # checked against the layers in geo.kindmods.bases
 
 
 def read_config(folder: Path) -> StoryConfig:
@@ -256,6 +284,7 @@ def _story_config(
     if isinstance(order, list):
         _check_order(order, {n.config.name for n in named}, where, problems)
     chapters = _chapters(raw.get("chapters"), where, problems)
+    annotations = _annotations(raw.get("annotations"), where, problems)
     tables = _tables(raw.get("tables"), folder, where, [n.config.name for n in named], problems)
     if problems:
         raise StoryError(problems)
@@ -278,6 +307,7 @@ def _story_config(
         tables=tables,
         byline=raw.get("byline", ""),
         data_as_of=data_as_of,
+        annotations=annotations,
     )
 
 
@@ -443,6 +473,14 @@ def _layer_config(
     if isinstance(categories, dict):
         for key, value in categories.items():
             _check_colour(value, where, f"{prefix}.categories.{key}", problems)
+    operators = table.get("operators", {})
+    if isinstance(operators, dict):
+        for key, value in operators.items():
+            _check_colour(value, where, f"{prefix}.operators.{key}", problems)
+        if operators and kind != "bases":
+            problems.append(
+                Problem(where, "only a bases layer has operators", field=prefix + ".operators")
+            )
     field_labels = table.get("field_labels", {})
     if isinstance(field_labels, dict):
         for key, value in field_labels.items():
@@ -483,6 +521,7 @@ def _layer_config(
         category_field=table.get("category_field", "category" if kind == "events" else None),
         date_field=table.get("date_field"),
         categories=MappingProxyType(dict(categories) if isinstance(categories, dict) else {}),
+        operators=MappingProxyType(dict(operators) if isinstance(operators, dict) else {}),
         source_name=table.get("source_name"),
         source_url=source_url,
         licence=table.get("licence", licence),
@@ -560,7 +599,11 @@ def _dash_array(text: str) -> str | None:
 def url_problem(url: str) -> str | None:
     """Why a link is refused, None for a plain http(s) URL: only those become links, and a
     space or an invisible character in one can hide where it leads."""
-    if any(c.isspace() or unicodedata.category(c).startswith("C") for c in url):
+    if (
+        not url.isprintable() or " " in url  # ASCII: exactly the spaces and control characters
+        if url.isascii()
+        else any(c.isspace() or unicodedata.category(c).startswith("C") for c in url)
+    ):
         return "a link may not contain spaces, control or invisible characters"
     try:
         parts = urlsplit(url)
@@ -688,6 +731,42 @@ def _chapters(raw: Any, where: str, problems: list[Problem]) -> tuple[Chapter, .
                 bounds=bounds,
             )
         )
+    return tuple(out)
+
+
+def _annotations(raw: Any, where: str, problems: list[Problem]) -> tuple[Annotation, ...]:
+    """[[annotations]]: each key checked; the site and event ids are checked against the
+    layers when the sites are drawn (geo.kindmods.bases)."""
+    if raw is None:
+        return ()
+    out = []
+    for i, table in enumerate(raw if isinstance(raw, list) else ()):
+        prefix = f"annotations[{i}]"
+        if not isinstance(table, dict):
+            problems.append(Problem(where, "expected a table [[annotations]]", field=prefix))
+            continue
+        before = len(problems)
+        _check_table(table, ANNOTATION_KEYS, prefix + ".", where, problems)
+        for key in ANNOTATION_KEYS:
+            if key not in table:
+                problems.append(
+                    Problem(where, "missing; every annotation has one", field=f"{prefix}.{key}")
+                )
+        text = table.get("text")
+        if isinstance(text, str) and not text.strip():
+            problems.append(Problem(where, "expected some text", field=f"{prefix}.text"))
+        events = _ids(table.get("events"), where, f"{prefix}.events", problems)
+        if isinstance(table.get("events"), list) and not table["events"]:
+            problems.append(
+                Problem(
+                    where,
+                    "expected the ids of the events the text rests on (at least one)",
+                    field=f"{prefix}.events",
+                )
+            )
+        if len(problems) > before:
+            continue
+        out.append(Annotation(table["at"], table["text"], events))
     return tuple(out)
 
 

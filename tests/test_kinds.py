@@ -25,7 +25,7 @@ def test_events_are_coloured_by_the_configured_field(scenes):
         "after": "#d55e00",
         "before": "#0072b2",
     }
-    legend = {e.label: e.color for e in events.legend}
+    legend = {e.label: e.color for e in events.legend if e.swatch == "event"}
     assert legend == {"after": "#d55e00", "before": "#0072b2"}
 
 

@@ -67,9 +67,10 @@ def test_default_key_is_what_a_reader_needs(niger):
     keyed = {e.label: e.color for e in events.entries if e.swatch == "event"}
     assert keyed == dict(colours)
     assert [e.swatch for e in events.entries].count("arrow") == 1  # Washington and Moscow
-    # the sites: their symbol, the hollow one of the timeline, the uncertainty ring
-    assert sites.heading is None  # its first entry names the layer
-    assert [e.swatch for e in sites.entries] == ["site", "site-ended", "ring"]
+    # the sites: one symbol per operator colour, the hollow one of the timeline, the ring
+    assert sites.heading == "Foreign military sites"  # its entries name operators
+    swatches = [e.swatch for e in sites.entries]
+    assert swatches[-2:] == ["site-ended", "ring"] and set(swatches[:-2]) == {"site"}
 
 
 def test_preview_keys_the_same_rows_less_the_timelines(niger, tmp_path):

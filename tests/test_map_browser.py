@@ -18,7 +18,10 @@ COUNT_MARKERS = """() => {
   const lone = [...document.querySelectorAll('.gs-event')].filter(inView).length;
   const clustered = [...document.querySelectorAll('.marker-cluster')].filter(inView)
     .reduce((n, el) => n + parseInt(el.textContent, 10), 0);
-  return lone + clustered;
+  // far-away events (a chip per place) and country-wide ones (a badge on the country's name)
+  const listed = [...document.querySelectorAll('.gs-chip, .gs-area-badge')].filter(inView)
+    .reduce((n, el) => n + parseInt(el.getAttribute('data-count'), 10), 0);
+  return lone + clustered + listed;
 }"""
 
 SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
@@ -79,6 +82,14 @@ def open_event(page, event_id: str):
     """Open an event's popup by clicking clusters then the marker; return the popup."""
     marker = page.locator(f".gs-event-{event_id}")
     popup = page.locator(".leaflet-popup-content")
+    chip = page.evaluate("(id) => GeoStory.state.events[id].gsChip", event_id)
+    if chip:  # far away: its place's chip at the frame's edge, then its line in the list
+        page.locator(".gs-chip", has_text=chip).click()
+        item = page.locator(f".gs-aside-item[data-id='{event_id}']")
+        if item.count():
+            item.click()
+        popup.wait_for(timeout=3000)
+        return popup
     for _ in range(15):
         page.wait_for_function(SETTLED)
         if marker.count() and marker.is_visible():
@@ -227,18 +238,29 @@ def test_event_list_opens_an_event_on_the_map(opened):
 
 
 def test_far_away_events_point_the_way_from_the_edge(opened):
-    """Washington (twice) and Moscow: an arrow each, inside the view, none hiding another."""
+    """Washington (twice) and Moscow: a chip per place, inside the view, none hiding another,
+    each on the side of the frame its place lies."""
     page, _, result = opened
     events = result.story.layer("events").frame
     far = events[(events.geometry.x < -20) | (events.geometry.y > 45)]
     assert sorted(far["place"]) == ["Moscow", "Washington, D.C.", "Washington, D.C."]
-    arrows = page.locator(".gs-arrow")
-    assert arrows.count() == len(far)
+    chips = page.locator(".gs-chip")
+    assert chips.count() == far["place"].nunique()
     view = page.locator(".gs-map").bounding_box()
-    centres = set()
-    for i in range(arrows.count()):
-        box = arrows.nth(i).bounding_box()
+    boxes = {}
+    for i in range(chips.count()):
+        box = chips.nth(i).bounding_box()
         assert view["x"] <= box["x"] and box["x"] + box["width"] <= view["x"] + view["width"]
         assert view["y"] <= box["y"] and box["y"] + box["height"] <= view["y"] + view["height"]
-        centres.add((round(box["x"] / 10), round(box["y"] / 10)))
-    assert len(centres) == len(far)
+        boxes[chips.nth(i).inner_text().lstrip("→ ").split(" (")[0]] = box
+    assert set(boxes) == {"Washington", "Moscow"}
+    washington, moscow = boxes["Washington"], boxes["Moscow"]
+    assert washington["x"] + washington["width"] < view["x"] + view["width"] / 2  # to the west
+    assert moscow["y"] + moscow["height"] < view["y"] + view["height"] / 2  # to the north
+    apart = (
+        washington["x"] + washington["width"] <= moscow["x"]
+        or moscow["x"] + moscow["width"] <= washington["x"]
+        or washington["y"] + washington["height"] <= moscow["y"]
+        or moscow["y"] + moscow["height"] <= washington["y"]
+    )
+    assert apart

@@ -1,7 +1,14 @@
 """The default story's event colours stay apart for colour-blind readers: every pair of
 categories, and each category against the site diamonds and the clusters, is at least
 ``MIN_DISTANCE`` apart in CAM02-UCS, in normal vision and under full deuteranopia and
-protanopia (colorspacious' Machado et al. simulation at severity 100)."""
+protanopia (colorspacious' Machado et al. simulation at severity 100).
+
+The sites' operator colours (map.toml's [layers.bases.operators]) stay ``MIN_DISTANCE`` apart
+from each other, from the near-black of a site with several operators and from the clusters.
+Against the eight event colours they stay ``OPERATOR_EVENT_DISTANCE`` apart: those eight fill
+most of what a deuteranope or protanope tells apart, and a search of the sRGB cube (steps of 8)
+found no two colours dark enough to read on the land (CAM02-UCS J' < 72) that stay 20 from all
+of them; sites are diamonds and events round dots, so the shape tells them apart too."""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ colorspacious = pytest.importorskip("colorspacious", reason="pip install colorsp
 
 # The issue measured about 18 between pairs that readers confused: stay clear of that.
 MIN_DISTANCE = 20.0
+OPERATOR_EVENT_DISTANCE = 16.0
 VISION = {
     "normal": None,
     "deuteranopia": {"name": "sRGB1+CVD", "cvd_type": "deuteranomaly", "severity": 100},
@@ -27,6 +35,13 @@ VISION = {
 def _categories() -> dict[str, str]:
     config = tomllib.loads((DEFAULT_STORY / "map.toml").read_text(encoding="utf-8"))
     return dict(config["layers"]["events"]["categories"])
+
+
+def _operators() -> dict[str, str]:
+    """Operator colours, each once (operators may share one: 'Italy' and 'Germany')."""
+    config = tomllib.loads((DEFAULT_STORY / "map.toml").read_text(encoding="utf-8"))
+    colours = config["layers"]["bases"]["operators"]
+    return {c: " / ".join(k for k, v in colours.items() if v == c) for c in colours.values()}
 
 
 def _site_colour() -> str:
@@ -88,3 +103,32 @@ def test_the_measure_sees_the_problems_it_is_for():
     assert _distance("#000000", "#1f1f1f", "normal") < MIN_DISTANCE
     assert _distance("#d55e00", "#8c6d31", "protanopia") < MIN_DISTANCE
     assert _distance("#0072b2", "#cc79a7", "protanopia") < MIN_DISTANCE
+
+
+def _operator_pairs() -> tuple[list, list]:
+    """(pairs that must stay MIN_DISTANCE apart, pairs that must stay OPERATOR_EVENT_DISTANCE)."""
+    ops = [(name, colour) for colour, name in _operators().items()]
+    near = [(a, ca, b, cb) for (a, ca), (b, cb) in itertools.combinations(ops, 2)]
+    for symbol, colour in (("several operators", _site_colour()), ("cluster", _cluster_colour())):
+        near += [(name, value, symbol, colour) for name, value in ops]
+    events = [(a, ca, b, cb) for a, ca in ops for b, cb in _categories().items()]
+    return near, events
+
+
+def test_the_story_colours_its_sites_by_operator():
+    names = " / ".join(_operators().values())
+    for operator in ("United States", "France", "Russia"):
+        assert operator in names
+    assert len(_operators()) == 3
+
+
+@pytest.mark.parametrize("vision", list(VISION))
+def test_operator_colours_stay_apart_for_colour_blind_readers(vision):
+    near, events = _operator_pairs()
+    close = [
+        f"{a} {ca} / {b} {cb}: {d:.1f}"
+        for limit, pairs in ((MIN_DISTANCE, near), (OPERATOR_EVENT_DISTANCE, events))
+        for a, ca, b, cb in pairs
+        if (d := _distance(ca, cb, vision)) < limit
+    ]
+    assert close == [], f"operator colours too close under {vision}"

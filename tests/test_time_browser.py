@@ -15,7 +15,9 @@ pytestmark = pytest.mark.browser
 
 MARKERS = """() => [...document.querySelectorAll('.gs-event')].length
   + [...document.querySelectorAll('.marker-cluster')]
-      .reduce((n, el) => n + parseInt(el.textContent, 10), 0)"""
+      .reduce((n, el) => n + parseInt(el.textContent, 10), 0)
+  + [...document.querySelectorAll('.gs-chip, .gs-area-badge')]
+      .reduce((n, el) => n + parseInt(el.getAttribute('data-count') || '0', 10), 0)"""
 RANGE = "() => document.querySelector('.gs-tl-range').textContent"
 CENTER = """() => { const m = GeoStory.state.map, c = m.getCenter();
   return [c.lat, c.lng, m.getZoom()]; }"""

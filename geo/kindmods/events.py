@@ -1,7 +1,10 @@
 """Events: dated, sourced points, coloured by category and clustered where they pile up.
 
-Events far outside the view (Washington, Moscow) are moved to the view's edge and drawn as an
-arrow pointing the way; their popups say where they happened.
+Events far outside the view (Washington, Moscow) are moved to the view's edge; the web page
+gathers them in a chip per place at the frame's edge, pointing the way, and their popups say
+where they happened. Events placed only to a country (``location_precision = "country"``) are
+not points: the web page lists them on the country's label. Events dated only to a month or a
+year get a hollow marker.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from geo.view import Bounds
 FAR_MARGIN = 2.0  # degrees beyond the view before an event counts as far away
 EDGE_INSET = 0.6  # degrees inside the view where a far event's edge marker sits
 EDGE_SPREAD = 1.8  # degrees between edge markers that point at the same place (about 24 px)
+COUNTRY_LEVEL = "country"  # the location_precision of an event placed only to its country
+VAGUE_DATES = ("month", "year")  # date precisions drawn as a hollow marker
 
 POPUP = (
     {"as": "time", "field": "when", "datetime": "when_iso", "class": "gs-date"},
@@ -42,6 +47,7 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     cats = categories(layer, "point", base)
     records = frame.to_dict("records")
     edges = _edge_positions(list(frame.geometry), [r["place"] for r in records], view)
+    edges = [None if is_country_level(r) else e for r, e in zip(records, edges, strict=True)]
     far_places = [r["place"] for r, far in zip(records, edges, strict=True) if far]
     rows, geometries = [], []
     for record, geom, far in zip(records, frame.geometry, edges, strict=True):
@@ -50,9 +56,16 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     drawn = frame.assign(**{k: [r[k] for r in rows] for k in rows[0]})
     drawn[frame.geometry.name] = geometries  # far-away events move to the edge
     legend = category_legend(cats, "event") if cats else []
+    if any(is_vague_date(r) for r in records):
+        legend.append(LegendEntry("event-vague", "Date known only to the month or year", "#333333"))
+    countries = list(dict.fromkeys(r["area"] for r in rows if r["area"]))
+    if countries:
+        legend.append(
+            LegendEntry("badge", f"Events across {', '.join(countries)}: listed on its name", None)
+        )
     if far_places:
         places = ", ".join(dict.fromkeys(far_places))
-        legend.append(LegendEntry("arrow", f"Event far away ({places})", "#333333"))
+        legend.append(LegendEntry("arrow", f"Far away ({places}): at the edge", "#333333"))
     return LayerScene(
         name=layer.name,
         kind="events",
@@ -69,6 +82,9 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         in_legend=layer.config.legend,
         cluster=True,
         bearing_field="bearing",
+        far_fields=("far_place", "far_lon", "far_lat"),
+        area_field="area",
+        vague_field="date_vague",
         time=("date", "date_precision", "end_date", "date_precision"),
         days=("start_day", "end_day"),
         count_as="events",
@@ -98,12 +114,50 @@ def _columns(record: dict, geom: Any, far: tuple | None, category_field: str | N
         "precision_text": f"Location: {precision}",
         "far_note": (
             f"This happened far outside the map, in {record['place']} ({lat_lon(geom)}); "
-            "its marker sits at the map's edge, pointing the way."
+            "a chip at the map's edge points the way."
             if far
             else None
         ),
         "bearing": far[1] if far else None,
+        "far_place": _short_place(record["place"]) if far else None,
+        "far_lon": round(float(geom.x), 4) if far else None,
+        "far_lat": round(float(geom.y), 4) if far else None,
+        "area": area_of(record) if is_country_level(record) else None,
+        "date_vague": is_vague_date(record),
     }
+
+
+def is_country_level(record: dict[str, Any]) -> bool:
+    """Whether the event is placed only to a country: its point stands for no place."""
+    return record.get("location_precision") == COUNTRY_LEVEL
+
+
+def is_vague_date(record: dict[str, Any]) -> bool:
+    """Whether the event's date is known only to the month or the year."""
+    return record.get("date_precision") in VAGUE_DATES
+
+
+def is_far(point: Any, view: Bounds) -> bool:
+    """Whether a point lies far outside the view (beyond FAR_MARGIN degrees)."""
+    minx, miny, maxx, maxy = view
+    return not (
+        minx - FAR_MARGIN <= point.x <= maxx + FAR_MARGIN
+        and miny - FAR_MARGIN <= point.y <= maxy + FAR_MARGIN
+    )
+
+
+def area_of(record: dict[str, Any]) -> str:
+    """The country a country-level event stands for: the country its point lies in, else its
+    place in words without "(country)"."""
+    country = record.get(COUNTRY_FIELD)
+    if not missing(country):
+        return str(country)
+    return str(record["place"]).replace("(country)", "").strip()
+
+
+def _short_place(place: str) -> str:
+    """A far place's name for its chip: 'Washington' for 'Washington, D.C.'."""
+    return place.split(",")[0].strip()
 
 
 def _listing(layer: str, record: dict) -> dict[str, Any]:
@@ -140,11 +194,7 @@ def _edge_positions(
     out: list[tuple[Any, float] | None] = [None] * len(points)
     groups: dict[str, list[int]] = {}
     for i, point in enumerate(points):
-        far = not (
-            minx - FAR_MARGIN <= point.x <= maxx + FAR_MARGIN
-            and miny - FAR_MARGIN <= point.y <= maxy + FAR_MARGIN
-        )
-        if far:
+        if is_far(point, view):
             groups.setdefault(places[i], []).append(i)
     for members in groups.values():
         target = points[members[0]]

@@ -21,7 +21,8 @@
  *   lon?: number[], lat?: number[], shapes?: ShapesDoc, geometry?: Object[],
  *   columns: Object<string, Array>,
  *   popup: PopupRow[], titleField: ?string, idField: ?string, ringField: ?string,
- *   ringStyle: ?LeafletStyle, bearingField: ?string, labels: Labels,
+ *   ringStyle: ?LeafletStyle, bearingField: ?string, farFields: ?Array<string>,
+ *   areaField: ?string, vagueField: ?string, labels: Labels,
  *   start: ?Array<?number>, end: ?Array<?number>, countAs: ?string,
  *   timeMode: "filter"|"status"}} LayerDoc
  * @typedef {{bounds: number[][], maxBounds: number[][], filled: boolean,
@@ -40,6 +41,8 @@ var GeoStory = (function () {
     events: {}, // id -> marker, over every clustered layer (the first layer wins a shared id)
     eventLayer: null, // the first cluster group
     labels: [],
+    rings: [], // uncertainty rings, scaled after every zoom
+    asides: [], // events not drawn as points: a chip per far place, a badge per country
     range: null, // [first day, last day] the timeline shows, in days since 1970-01-01
     embedded: window.self !== window.top,
   };
@@ -170,6 +173,7 @@ var GeoStory = (function () {
       var part = popupRow(row, get);
       if (part) article.appendChild(part);
     });
+    if (doc.symbol === "site") siteEvents(article, get("events"));
     var id = get(doc.idField);
     if (present(id)) {
       var permalink = el("a", "", "Link to this " + (doc.countAs ? doc.countAs.replace(/s$/, "") : "feature"));
@@ -200,7 +204,8 @@ var GeoStory = (function () {
   function eventMarker(doc, i, latlng) {
     var bearing = column(doc, doc.bearingField, i);
     var far = present(bearing);
-    var dot = el("span", far ? "gs-arrow" : "gs-dot");
+    var vague = column(doc, doc.vagueField, i) === true; // dated only to a month or a year
+    var dot = el("span", far ? "gs-arrow" : vague ? "gs-dot gs-dot-vague" : "gs-dot");
     dot.style.setProperty("--c", styleOf(doc, i).fillColor || doc.style.color);
     if (far) dot.style.transform = "rotate(" + Number(bearing) + "deg)";
     var id = column(doc, doc.idField, i);
@@ -222,18 +227,136 @@ var GeoStory = (function () {
     }, options || {}));
   }
 
+  /* A site's colour on ``day``: its operator's (the presences' ``colour``, from map.toml's
+   * operators) while one operator is there; once every presence has ended, that of the
+   * presence that ended last; several operators at once, or one without a colour, take the
+   * layer's colour (geo/kindmods/bases.py). */
+  function siteColour(doc, i, day) {
+    var items = column(doc, "presences", i) || [];
+    var at = items.filter(function (p) {
+      return (p.start_day === null || p.start_day <= day) && (p.end_day === null || p.end_day >= day);
+    });
+    if (!at.length) {
+      var last = -Infinity;
+      items.forEach(function (p) { if (p.end_day !== null && p.end_day <= day) last = Math.max(last, p.end_day); });
+      at = items.filter(function (p) { return p.end_day === last; });
+    }
+    var colours = {};
+    at.forEach(function (p) { colours[p.colour || ""] = true; });
+    var keys = Object.keys(colours);
+    return keys.length === 1 && keys[0] ? keys[0] : doc.style.fillColor || doc.style.color;
+  }
+
+  function colourSite(layer, doc, i, day) {
+    var colour = siteColour(doc, i, day);
+    if (layer.gsSymbol) layer.gsSymbol.style.setProperty("--c", colour);
+  }
+
   function siteMarker(doc, i, latlng) {
     var symbol = el("span", "gs-base-symbol");
-    symbol.style.setProperty("--c", styleOf(doc, i).fillColor || doc.style.color);
+    var icon = el("span", "gs-base-icon");
+    icon.appendChild(symbol);
+    var events = column(doc, "events", i) || [];
+    if (events.length) icon.appendChild(el("span", "gs-site-badge", events.length));
     // in a pane above the events and their clusters
-    var marker = iconMarker(doc, i, latlng, "gs-base", symbol, 16, { pane: SITE_PANE });
+    var marker = iconMarker(doc, i, latlng, "gs-base", icon, 16, { pane: SITE_PANE });
     var radius = column(doc, doc.ringField, i);
-    if (!present(radius)) return marker;
+    var layer = present(radius)
+      ? L.featureGroup(uncertaintyRing(doc, latlng, radius).concat([marker]))
+      : marker;
+    layer.gsSymbol = symbol;
+    colourSite(layer, doc, i, state.range ? state.range[1] : Infinity);
+    return layer;
+  }
+
+  /* A site's popup ends with its events (those within its uncertainty radius), in date order:
+   * each a button that opens the event's popup. */
+  function siteEvents(article, events) {
+    if (!events || !events.length) return;
+    article.appendChild(el("p", "gs-site-events-title",
+      events.length === 1 ? "1 event at this site" : events.length + " events at this site"));
+    var list = el("ul", "gs-site-events");
+    events.forEach(function (e) {
+      var li = el("li");
+      var button = el("button", "gs-site-event");
+      button.type = "button";
+      button.appendChild(el("span", "gs-site-event-date", e.date));
+      button.appendChild(document.createTextNode(" " + e.title));
+      button.addEventListener("click", function () {
+        if (state.map) state.map.closePopup();
+        openEvent(e.id, e.layer);
+      });
+      li.appendChild(button);
+      list.appendChild(li);
+    });
+    article.appendChild(list);
+  }
+
+  /* map.toml's [[annotations]]: a box beside its site with a thin leader line, placed and
+   * hidden by declutter() like a label, after country and site names (priority below theirs,
+   * above capitals and towns); hidden on phones narrower than 480 px (story.css). */
+  var ANNOTATION_PRIORITY = 35;
+  var ANNOTATION_PLACEMENTS = ["gs-at-ne", "gs-at-nw", "gs-at-se", "gs-at-sw"];
+
+  function annotationMarkers(doc) {
+    var out = [];
+    if (doc.symbol !== "site" || !doc.columns.annotations) return out;
+    doc.columns.annotations.forEach(function (notes, i) {
+      (notes || []).forEach(function (note) {
+        var html = el("span", "gs-note-box", note.text); // its ::after is the leader line
+        var marker = L.marker([doc.lat[i], doc.lon[i]], {
+          icon: L.divIcon({ className: "gs-label gs-annotation gs-at-ne", html: html, iconSize: null }),
+          interactive: false,
+          keyboard: false,
+        });
+        marker.priority = ANNOTATION_PRIORITY;
+        marker.text = note.text;
+        marker.placements = ANNOTATION_PLACEMENTS;
+        marker.gsAnnotation = true;
+        state.labels.push(marker);
+        out.push(marker);
+      });
+    });
+    return out;
+  }
+
+  /* An uncertainty ring is drawn to scale, and only once it is wider than its marker (and a
+   * little more): a smaller ring would hide under the marker, which already covers the area.
+   * Once legible it says its radius, "±3 km". */
+  var RING_MIN_PX = 14; // half the site marker (8 px) and 6 px
+  var RING_LABEL_PX = 25;
+
+  function uncertaintyRing(doc, latlng, radius) {
     var ring = L.circle(
       latlng,
       Object.assign({}, doc.ringStyle, { radius: radius, className: "gs-base-ring", interactive: false })
     );
-    return L.featureGroup([ring, marker]);
+    var km = Number((radius / 1000).toFixed(1));
+    var north = L.latLng(latlng).toBounds(2 * radius).getNorth();
+    var label = L.marker([north, L.latLng(latlng).lng], {
+      icon: L.divIcon({ className: "gs-ring-label", html: el("span", "", "±" + km + " km"), iconSize: null }),
+      interactive: false,
+      keyboard: false,
+    });
+    ring.gsLabel = label;
+    state.rings.push(ring);
+    ring.on("add", function () { scaleRing(ring); });
+    label.on("add", function () { scaleRing(ring); });
+    return [ring, label];
+  }
+
+  function scaleRing(ring) {
+    var m = state.map, path = ring.getElement && ring.getElement();
+    if (!m || !path) return;
+    var metresPerPx = 40075016.686 * Math.cos(ring.getLatLng().lat * Math.PI / 180) /
+      (256 * Math.pow(2, m.getZoom()));
+    var px = ring.getRadius() / metresPerPx;
+    path.classList.toggle("gs-ring-hidden", px < RING_MIN_PX);
+    var node = ring.gsLabel.getElement();
+    if (!node) return;
+    node.classList.toggle("gs-ring-legible", px > RING_LABEL_PX);
+    node.style.marginLeft = -node.offsetWidth / 2 + "px"; // centred above the ring
+    node.style.marginTop = -node.offsetHeight + "px";
   }
 
   function dotMarker(doc, i, latlng) {
@@ -313,7 +436,8 @@ var GeoStory = (function () {
       "gs-at-down gs-at-east", "gs-at-down gs-at-west"],
   };
   var ALL_PLACEMENTS = ["gs-at-right", "gs-at-left", "gs-at-top", "gs-at-bottom", "gs-at-centre",
-    "gs-at-up", "gs-at-down", "gs-at-east", "gs-at-west", "gs-out"];
+    "gs-at-up", "gs-at-down", "gs-at-east", "gs-at-west", "gs-out",
+    "gs-at-ne", "gs-at-nw", "gs-at-se", "gs-at-sw"]; // the last four: annotations
 
   function labelMarkers(doc) {
     var labels = doc.labels;
@@ -427,6 +551,10 @@ var GeoStory = (function () {
           }
         }
         if (placements[0]) place(node, placements[0]);
+        if (marker.gsKeep) { // a badge stays: it is the only way to its events
+          taken.push(span.getBoundingClientRect());
+          return;
+        }
         node.style.visibility = "hidden";
       });
   }
@@ -477,7 +605,8 @@ var GeoStory = (function () {
       // clusters settle after their animation: labels give way to them then
       cluster.on("animationend spiderfied unspiderfied", declutterNowAndLater);
     }
-    var entry = { doc: doc, group: group, markers: {}, cluster: cluster, features: [], shown: [] };
+    var entry = { doc: doc, group: group, markers: {}, cluster: cluster, features: [], shown: [],
+      aside: L.layerGroup() }; // never on the map: the events a chip or a badge lists
     for (var i = 0; i < doc.count; i++) {
       var layer = feature(doc, i);
       if (doc.interactive && doc.popup.length) {
@@ -491,7 +620,9 @@ var GeoStory = (function () {
         );
       }
       var far = present(column(doc, doc.bearingField, i));
-      layer.gsHome = cluster && !far ? cluster : group;
+      layer.gsChip = far && doc.farFields ? column(doc, doc.farFields[0], i) : null;
+      layer.gsArea = present(column(doc, doc.areaField, i)) ? column(doc, doc.areaField, i) : null;
+      layer.gsHome = layer.gsChip || layer.gsArea ? entry.aside : cluster && !far ? cluster : group;
       layer.gsFar = far;
       layer.gsId = column(doc, doc.idField, i);
       layer.on("add", function (e) {
@@ -506,11 +637,11 @@ var GeoStory = (function () {
       var id = column(doc, doc.idField, i);
       if (id !== null) {
         entry.markers[id] = layer;
-        layer.gsCluster = cluster && !far ? cluster : null;
+        layer.gsCluster = cluster && !far && !layer.gsArea ? cluster : null;
         if (cluster && !(id in state.events)) state.events[id] = layer;
       }
     }
-    labelMarkers(doc).forEach(function (label) {
+    labelMarkers(doc).concat(annotationMarkers(doc)).forEach(function (label) {
       group.addLayer(label);
     });
     if (cluster && !state.eventLayer) state.eventLayer = cluster;
@@ -543,7 +674,7 @@ var GeoStory = (function () {
     var size = m.getSize(), c = size.divideBy(2);
     Object.keys(state.layers).forEach(function (name) {
       state.layers[name].features.forEach(function (layer) {
-        if (!layer.gsFar || !layer.getLatLng || (layer.isPopupOpen && layer.isPopupOpen())) return;
+        if (!layer.gsFar || layer.gsChip || !layer.getLatLng || (layer.isPopupOpen && layer.isPopupOpen())) return;
         if (!layer.gsWhere) layer.gsWhere = layer.getLatLng();
         var p = m.latLngToContainerPoint(layer.gsWhere);
         var dx = p.x - c.x, dy = p.y - c.y, t = 1;
@@ -554,6 +685,234 @@ var GeoStory = (function () {
         layer.setLatLng(m.containerPointToLatLng(L.point(c.x + dx * Math.max(t, 0), c.y + dy * Math.max(t, 0))));
       });
     });
+    placeChips(m);
+    state.rings.forEach(scaleRing);
+  }
+
+  /* --- events that are not points: far away (a chip at the frame's edge per place) and
+   * country-wide (a badge under the country's name). Each lists its events in date order;
+   * opening one never moves the map. ------------------------------------------------------ */
+
+  var CHIP_GAP = 6; // pixels between two chips
+  var CHIP_PANE = "gs-chips";
+  var BADGE_PLACEMENTS = ["gs-at-down", "gs-at-up", "gs-at-down gs-out", "gs-at-up gs-out",
+    "gs-at-east", "gs-at-west", "gs-at-down gs-at-east", "gs-at-down gs-at-west",
+    "gs-at-up gs-at-east", "gs-at-up gs-at-west", "gs-at-down gs-out gs-at-east",
+    "gs-at-down gs-out gs-at-west", "gs-at-up gs-out gs-at-east", "gs-at-up gs-out gs-at-west"];
+
+  /* The chips and badges of every layer that holds events aside. */
+  function drawAsides(m) {
+    // a pane above the markers and below the popups; chips are placed in container pixels
+    var overlay = m.getPane(CHIP_PANE) || m.createPane(CHIP_PANE);
+    overlay.style.zIndex = 690;
+    Object.keys(state.layers).forEach(function (name) {
+      var entry = state.layers[name], doc = entry.doc, groups = {};
+      entry.features.forEach(function (layer, i) {
+        var key = layer.gsChip ? "chip:" + layer.gsChip : layer.gsArea ? "area:" + layer.gsArea : null;
+        if (key) (groups[key] = groups[key] || []).push(i);
+      });
+      Object.keys(groups).forEach(function (key) {
+        var first = entry.features[groups[key][0]];
+        var aside = { entry: entry, indices: groups[key], chip: !!first.gsChip };
+        aside.name = first.gsChip || first.gsArea;
+        if (aside.chip) {
+          var f = doc.farFields, i = groups[key][0];
+          aside.where = L.latLng(column(doc, f[2], i), column(doc, f[1], i));
+          aside.node = el("button", "gs-chip");
+          aside.node.type = "button";
+          aside.arrow = el("span", "gs-chip-arrow", "→");
+          aside.arrow.setAttribute("aria-hidden", "true");
+          aside.text = el("span", "gs-chip-text");
+          aside.node.appendChild(aside.arrow);
+          aside.node.appendChild(aside.text);
+          L.DomEvent.disableClickPropagation(aside.node);
+          L.DomEvent.disableScrollPropagation(aside.node);
+          aside.node.addEventListener("click", function () { openAside(m, aside, null); });
+          overlay.appendChild(aside.node);
+        } else {
+          var label = state.labels.filter(function (l) { return l.text === aside.name; })[0];
+          aside.text = el("span", "gs-badge-text");
+          // placed like a label (declutter), under the country's name, and never hidden
+          aside.marker = L.marker(label ? label.getLatLng() : first.getLatLng(), {
+            icon: L.divIcon({
+              className: "gs-label gs-country-label gs-area-badge", html: aside.text, iconSize: null,
+            }),
+            keyboard: true,
+            riseOnHover: true,
+            pane: SITE_PANE, // above the sites and clusters around the name
+            zIndexOffset: 1000,
+          });
+          aside.marker.priority = 99; // placed just after the name, around it
+          aside.marker.text = "\u0000" + aside.name; // not the name: never "shown close by"
+          aside.marker.placements = BADGE_PLACEMENTS;
+          aside.marker.gsKeep = true;
+          state.labels.push(aside.marker);
+          aside.marker.on("click", function () { openAside(m, aside, null); });
+          aside.marker.on("add", function () { updateAside(m, aside); });
+          entry.group.addLayer(aside.marker);
+        }
+        state.asides.push(aside);
+      });
+    });
+    m.on("overlayadd overlayremove", function () { updateAsides(m); });
+    updateAsides(m);
+  }
+
+  function shownOf(aside) {
+    return aside.indices.filter(function (i) { return aside.entry.shown[i]; });
+  }
+
+  /* A chip or badge says how many of its events the timeline shows; with none it is hidden. */
+  function updateAside(m, aside) {
+    var n = shownOf(aside).length, noun = n === 1 ? " event" : " events";
+    var on = n > 0 && m.hasLayer(aside.entry.group);
+    var lit = aside.chip ? aside.node : aside.marker.getElement();
+    if (lit) lit.classList.toggle("gs-highlight", !!aside.lit);
+    if (aside.chip) {
+      aside.text.textContent = aside.name + " (" + n + ")";
+      aside.node.setAttribute("aria-label", n + noun + " in " + aside.name + ", far outside the map: show");
+      aside.node.title = n + noun + " in " + aside.name + ", far outside the map";
+      aside.node.hidden = !on;
+      aside.node.setAttribute("data-count", on ? n : 0);
+      return;
+    }
+    aside.text.textContent = aside.name + " · " + n;
+    var node = aside.marker.getElement();
+    if (!node) return;
+    node.setAttribute("aria-label", n + noun + " across " + aside.name + ": show the list");
+    node.title = n + noun + " across " + aside.name + ", not at one place";
+    node.style.display = n ? "" : "none";
+    node.setAttribute("data-count", on ? n : 0);
+  }
+
+  function updateAsides(m) {
+    state.asides.forEach(function (aside) { updateAside(m, aside); });
+    placeChips(m);
+  }
+
+  /* Each chip on the line from the frame's centre towards its place, at the frame's edge,
+   * clear of the controls and of the chips already placed. */
+  function placeChips(m) {
+    var size = m.getSize(), c = size.divideBy(2), placed = [];
+    state.asides.forEach(function (aside) {
+      if (!aside.chip || aside.node.hidden) return;
+      var w = aside.node.offsetWidth, h = aside.node.offsetHeight;
+      var p = m.latLngToContainerPoint(aside.where);
+      var dx = p.x - c.x, dy = p.y - c.y, t = Infinity;
+      var lo = L.point(EDGE.left + w / 2, EDGE.top + h / 2);
+      var hi = L.point(size.x - EDGE.right - w / 2, size.y - EDGE.bottom - h / 2);
+      if (dx < 0) t = Math.min(t, (lo.x - c.x) / dx);
+      if (dx > 0) t = Math.min(t, (hi.x - c.x) / dx);
+      if (dy < 0) t = Math.min(t, (lo.y - c.y) / dy);
+      if (dy > 0) t = Math.min(t, (hi.y - c.y) / dy);
+      if (!isFinite(t)) t = 0;
+      var x = c.x + dx * Math.max(t, 0), y = c.y + dy * Math.max(t, 0);
+      for (var k = 0; k < placed.length; k++) { // one below the other where two would meet
+        var o = placed[k];
+        if (Math.abs(o.x - x) < (o.w + w) / 2 + CHIP_GAP && Math.abs(o.y - y) < (o.h + h) / 2 + CHIP_GAP) {
+          y = o.y + (o.y > c.y ? -1 : 1) * ((o.h + h) / 2 + CHIP_GAP);
+        }
+      }
+      x = Math.min(Math.max(x, lo.x), hi.x);
+      y = Math.min(Math.max(y, lo.y), hi.y);
+      placed.push({ x: x, y: y, w: w, h: h });
+      aside.at = L.point(x, y);
+      L.DomUtil.setPosition(aside.node, m.containerPointToLayerPoint(L.point(Math.round(x - w / 2), Math.round(y - h / 2))));
+      aside.arrow.style.transform = "rotate(" + Math.round(Math.atan2(dy, dx) * 180 / Math.PI) + "deg)";
+    });
+  }
+
+  /* The list of an aside's events in date order (the layer's order), each opening its popup in
+   * place; ``index`` opens that event's popup at once. */
+  function asideContent(m, aside, index, popupLayer) {
+    var doc = aside.entry.doc, shown = shownOf(aside);
+    if (index === null && shown.length === 1) index = shown[0];
+    if (index !== null) {
+      var one = popup(doc, index);
+      if (shown.length > 1) {
+        var back = el("button", "gs-aside-back", "← All " + shown.length + " events " +
+          (aside.chip ? "in " : "across ") + aside.name);
+        back.type = "button";
+        back.addEventListener("click", function () {
+          popupLayer.setContent(asideContent(m, aside, null, popupLayer));
+          fitPopup(m, popupLayer, aside);
+        });
+        one.appendChild(back);
+      }
+      return one;
+    }
+    var box = el("article", "gs-popup gs-aside-list");
+    box.appendChild(el("h3", "", shown.length + " events " + (aside.chip ? "in " : "across ") + aside.name));
+    var list = el("ol");
+    shown.forEach(function (i) {
+      var li = el("li"), button = el("button", "gs-aside-item");
+      button.type = "button";
+      button.setAttribute("data-id", column(doc, doc.idField, i));
+      button.appendChild(el("span", "gs-date", column(doc, "when", i)));
+      button.appendChild(document.createTextNode(" " + (column(doc, "title", i) || "")));
+      button.addEventListener("click", function () {
+        popupLayer.setContent(asideContent(m, aside, i, popupLayer));
+        fitPopup(m, popupLayer, aside);
+        var heading = popupLayer.getElement().querySelector("h3, .leaflet-popup-content");
+        if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
+      });
+      li.appendChild(button);
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  /* A chip's popup sits inside the frame: its anchor moves inwards until the popup fits. */
+  function fitPopup(m, popupLayer, aside) {
+    if (!popupLayer.getElement()) return;
+    var frame = m.getContainer().getBoundingClientRect();
+    var box = popupLayer.getElement().getBoundingClientRect();
+    var at = m.latLngToContainerPoint(popupLayer.getLatLng());
+    // clear of the controls where it fits (POPUP_CLEAR), else of the frame's rim
+    var roomX = frame.width - POPUP_CLEAR.topLeft[0] - POPUP_CLEAR.bottomRight[0] >= box.width;
+    var roomY = frame.height - POPUP_CLEAR.topLeft[1] - POPUP_CLEAR.bottomRight[1] >= box.height;
+    var left = roomX ? POPUP_CLEAR.topLeft[0] : 8, right = roomX ? POPUP_CLEAR.bottomRight[0] : 8;
+    var top = roomY ? POPUP_CLEAR.topLeft[1] : 8, bottom = roomY ? POPUP_CLEAR.bottomRight[1] : 8;
+    var dx = Math.max(0, frame.left + left - box.left) - Math.max(0, box.right - frame.right + right);
+    var dy = Math.max(0, frame.top + top - box.top) - Math.max(0, box.bottom - frame.bottom + bottom);
+    if (dx || dy) popupLayer.setLatLng(m.containerPointToLatLng(at.add(L.point(dx, dy))));
+  }
+
+  function openAside(m, aside, index) {
+    var options = Object.assign(popupOptions(m), { autoPan: false, className: "gs-aside-popup" });
+    var at = aside.chip ? m.containerPointToLatLng(aside.at || m.getSize().divideBy(2))
+      : aside.marker.getLatLng();
+    var opener = aside.chip ? aside.node : aside.marker.getElement();
+    var popupLayer = L.popup(options).setLatLng(at);
+    popupLayer.setContent(asideContent(m, aside, index, popupLayer));
+    popupLayer.on("remove", function () {
+      var active = document.activeElement, box = popupLayer.getElement();
+      if (opener && opener.isConnected && (!active || active === document.body || (box && box.contains(active)))) {
+        opener.focus({ preventScroll: true });
+      }
+    });
+    popupLayer.openOn(m);
+    fitPopup(m, popupLayer, aside);
+    requestAnimationFrame(function () { fitPopup(m, popupLayer, aside); }); // once laid out
+    var content = popupLayer.getElement().querySelector(".leaflet-popup-content");
+    if (opener && document.activeElement === opener) {
+      content.setAttribute("tabindex", "-1");
+      content.focus({ preventScroll: true });
+    }
+    return popupLayer;
+  }
+
+  /** Open the chip or badge that lists a feature held aside, at that feature's popup. */
+  function openAsideOf(layer) {
+    var aside = state.asides.filter(function (a) {
+      return a.entry.features.indexOf(layer) >= 0 && a.indices.indexOf(a.entry.features.indexOf(layer)) >= 0;
+    })[0];
+    if (!aside) return false;
+    updateAside(state.map, aside);
+    placeChips(state.map);
+    openAside(state.map, aside, aside.entry.features.indexOf(layer));
+    return true;
   }
 
   /* --- time: show what falls in [from, to] ---------------------------------------------- */
@@ -589,6 +948,7 @@ var GeoStory = (function () {
           c[1] += 1;
         }
         if (doc.timeMode === "status") markEnded(layer, doc.end[i] !== null && doc.end[i] < to);
+        if (doc.symbol === "site") colourSite(layer, doc, i, to);
         if (show === entry.shown[i]) return;
         entry.shown[i] = show;
         var home = layer.gsHome;
@@ -603,6 +963,7 @@ var GeoStory = (function () {
         });
       });
     });
+    if (state.map) updateAsides(state.map);
     declutter();
     return counts;
   }
@@ -619,6 +980,11 @@ var GeoStory = (function () {
         if (node) node.classList.toggle("gs-highlight", !!wanted[id]);
       });
       if (entry.cluster) entry.cluster.refreshClusters();
+    });
+    state.asides.forEach(function (aside) { // a chip or badge lists a highlighted event
+      var doc = aside.entry.doc;
+      aside.lit = aside.indices.some(function (i) { return !!wanted[column(doc, doc.idField, i)]; });
+      updateAside(state.map, aside);
     });
   }
 
@@ -660,6 +1026,7 @@ var GeoStory = (function () {
       .filter(function (e) { return e.markers[id] === marker; })[0];
     if (owner && !state.map.hasLayer(owner.group)) state.map.addLayer(owner.group);
     state.map.getContainer().scrollIntoView({ block: "nearest" });
+    if (marker.gsChip || marker.gsArea) return openAsideOf(marker);
     if (!marker.gsCluster) {
       marker.openPopup(); // at the map's edge
       return true;
@@ -870,6 +1237,7 @@ var GeoStory = (function () {
     doc.layers.forEach(function (layerDoc) {
       drawLayer(m, layerDoc);
     });
+    drawAsides(m);
     layerControl(m);
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(m);
     new Fullscreen().addTo(m);
