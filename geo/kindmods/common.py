@@ -19,6 +19,14 @@ from geo.text import missing
 FAMILY_SWATCH: dict[Family, str] = {"point": "dot", "line": "line", "polygon": "fill"}
 
 
+def records(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts, without the geometry: the values ``to_dict("records")`` gives, a
+    column at a time (row by row, it took seconds for 100,000 events)."""
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    values = [frame[c].tolist() for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
 def family(frame: gpd.GeoDataFrame) -> Family:
     """'point', 'line' or 'polygon' (the last also for a mix of dimensions)."""
     types = set(frame.geom_type)
@@ -79,7 +87,7 @@ def point_labels(
     if not text_field or text_field not in frame:
         return ()
     out = []
-    for record, geom in zip(frame.to_dict("records"), frame.geometry, strict=True):
+    for record, geom in zip(records(frame), frame.geometry, strict=True):
         text = record.get(text_field)
         if missing(text) or str(text) == "":
             continue

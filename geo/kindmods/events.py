@@ -17,6 +17,7 @@ import shapely
 from geo.combine import COUNTRY_FIELD, Story
 from geo.dates import as_written, day_number, span
 from geo.kindmods.common import categories, category_legend, source_row, symbol
+from geo.kindmods.common import records as rows_of
 from geo.load import Layer
 from geo.scene import LayerScene, LegendEntry
 from geo.text import PRECISION_TEXT, format_range, is_link, km, lat_lon, missing
@@ -45,7 +46,7 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     frame = layer.web.sort_values(["date", "id"], kind="stable").reset_index(drop=True)
     base = symbol(layer.config.style, "point", "event")
     cats = categories(layer, "point", base)
-    records = frame.to_dict("records")
+    records = rows_of(frame)
     edges = _edge_positions(list(frame.geometry), [r["place"] for r in records], view)
     edges = [None if is_country_level(r) else e for r, e in zip(records, edges, strict=True)]
     far_places = [r["place"] for r, far in zip(records, edges, strict=True) if far]
@@ -88,7 +89,7 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         time=("date", "date_precision", "end_date", "date_precision"),
         days=("start_day", "end_day"),
         count_as="events",
-        listing=tuple(_listing(layer.name, r) for r in drawn.to_dict("records")),
+        listing=tuple(_listing(layer.name, r) for r in rows_of(drawn)),
     )
 
 
