@@ -3,10 +3,18 @@
 It draws the story's scenes (``geo.scene``) and nothing else, on the view the web map opens on
 (``view``): each scene by its family and symbols, its points by their symbol's shape, rings and
 far-away arrows where the scene asks for them, its labels by priority without collisions and
-its legend rows; it never asks what kind a layer is. It draws on matplotlib's Agg canvas
-directly, with no pyplot state, under matplotlib's default settings and in the fonts matplotlib
-ships, so the same story gives the same bytes whatever the machine's matplotlibrc or installed
-fonts.
+its legend rows; it never asks what kind a layer is.
+
+A picture has no timeline, so it shows the story as the web page does at the timeline's end:
+as of map.toml's ``data_as_of`` (else the latest date in the scenes; geo.statuses.latest_day).
+A feature with coloured parts (a site's operators) takes their colour on that date, and one
+ended by then is hollow, and the key explains the hollow symbol as of that date. Points that
+stand for a whole area (the scene's ``area_field``: events placed only to a country) are not
+drawn; a badge, "Niger · 3", goes by the area's name, as on the web page.
+
+It draws on matplotlib's Agg canvas directly, with no pyplot state, under matplotlib's default
+settings and in the fonts matplotlib ships, so the same story gives the same bytes whatever the
+machine's matplotlibrc or installed fonts.
 
 Whatever a story holds, the work is bounded: sizes, dashes, circles and text are cut to what the
 picture can show, and texts and markers are placed by searches and grids, not letter by letter
@@ -36,11 +44,14 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.patches import Circle, PathPatch, Polygon, Rectangle
+from matplotlib.patches import Circle, FancyBboxPatch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
+from geo import statuses
 from geo.combine import Story
+from geo.dates import parse_iso
 from geo.scene import Label, LayerScene, LegendEntry, Symbol, key_rows
+from geo.text import format_date
 from geo.view import SEA, view_bounds
 
 WIDTH, HEIGHT, DPI = 1200, 630, 100
@@ -60,6 +71,7 @@ SPREAD_LIMIT = 20_000  # beyond this, a 1200 x 630 picture shows density, not si
 SPREAD_CELL_PX = EVENT_PX + 2  # the grid that finds overlapping dots: about a dot's reach
 LABEL_GAP_PX = 4  # between a point's marker and its label, on its right
 LABEL_PAD_PX = 1.5  # labels keep this far from each other and from markers
+SAME_NAME_PX = 80  # a label is left off where its text is already shown this close (story.js)
 NUDGE_PX = 16  # a country's name may move up to two such steps each way to find room
 PLACE_NUDGES_PX = (0, 4, 8)  # a point's label may move that much further from it
 # Bounds on what is drawn, far beyond any real story, so that no input can hang matplotlib:
@@ -104,7 +116,30 @@ TEXT = {
     "focus": TextStyle("DejaVuSans-Bold.ttf", 17, "#6b3510", 1.2),
     "place": TextStyle("DejaVuSans.ttf", 11.5, "#333333", 1.2),
     "national capital": TextStyle("DejaVuSans-Bold.ttf", 11.5, "#333333", 1.2),
+    # the badge of events across a whole area, "Niger · 3", as .gs-area-badge
+    "badge": TextStyle("DejaVuSans-Bold.ttf", 11.5, "#ffffff", 1.4),
 }
+BADGE = "#1d1d1d"  # the badge's background, as .gs-area-badge
+BADGE_ROLE = "badge"
+BADGE_PAD_PX = 7  # the badge's room beside its text, each side
+# Where a badge goes around its area's name, best first, as the web page's BADGE_PLACEMENTS
+# (story.css: 23 or 44 px below or above, 72 px east or west)
+BADGE_SPOTS_PX = (
+    (0, 23),
+    (0, -23),
+    (0, 44),
+    (0, -44),
+    (72, 0),
+    (-72, 0),
+    (72, 23),
+    (-72, 23),
+    (72, -23),
+    (-72, -23),
+    (72, 44),
+    (-72, 44),
+    (72, -44),
+    (-72, -44),
+)
 SPACED_ROLES = ("country", "focus")  # letter-spaced capitals, centred on their point
 
 
@@ -350,6 +385,7 @@ class Marks:
     xy: np.ndarray
     lonlat: np.ndarray
     bearing: np.ndarray
+    hollow: np.ndarray  # drawn as ended (white inside) at the preview's date
 
     @property
     def far(self) -> np.ndarray:
@@ -398,19 +434,51 @@ class Plan:
 def _plan(story: Story, scenes: Sequence[LayerScene], measure: Measure) -> Plan:
     layout = _layout(story, measure)
     shown = tuple((i / (len(scenes) + 1), s) for i, s in enumerate(scenes) if s.show)
-    marks = _marks(shown, layout.frame)
-    # the web page's key, rows and all, less what only a timeline explains (geo.scene.key_rows)
+    # the picture shows the story as of its latest date (geo.statuses.latest_day)
+    day = statuses.latest_day(story.config.data_as_of, [s for _, s in shown])
+    marks = _marks(shown, layout.frame, day)
     by_name = {s.name: s for _, s in shown}
-    rows = key_rows([s for _, s in shown], timeline=False)
-    legend = _legend_plan([(e, by_name[r.layer]) for r in rows for e in r.entries], layout, measure)
+    entries = _legend_entries(story, [s for _, s in shown], marks)
+    legend = _legend_plan([(e, by_name[name]) for name, e in entries], layout, measure)
     labels = _place_labels(shown, marks, legend, layout.frame, measure)
     return Plan(layout, shown, marks, legend, labels)
 
 
-def _marks(shown: Sequence[tuple[float, LayerScene]], frame: MapFrame) -> tuple[Marks, ...]:
+def _legend_entries(
+    story: Story, shown: Sequence[LayerScene], marks: Sequence[Marks]
+) -> list[tuple[str, LegendEntry]]:
+    """The web page's key, rows and all (geo.scene.key_rows), less what only a timeline
+    explains; but a symbol the picture draws for the date it shows, an ended site's, stays,
+    said of that date."""
+    hollow = {m.scene.name for m in marks if m.hollow.any()}
+    when = parse_iso(story.config.data_as_of)
+    date = format_date(*when) if when else "the latest date"
+    out = []
+    for row in key_rows(shown, timeline=True):
+        for entry in row.entries:
+            if not entry.timeline:
+                out.append((row.layer, entry))
+            elif entry.swatch == "site-ended" and row.layer in hollow:
+                out.append((row.layer, replace(entry, label=_as_of(entry.label, date))))
+    return out
+
+
+def _as_of(label: str, date: str) -> str:
+    """A timeline's legend text said of one date: 'Presence ended (by 29 January 2026)'."""
+    if "the timeline's date" in label:
+        return label.replace("the timeline's date", date)
+    return f"{label} (by {date})"
+
+
+def _marks(
+    shown: Sequence[tuple[float, LayerScene]], frame: MapFrame, day: float = math.inf
+) -> tuple[Marks, ...]:
     """The markers of the point scenes, those of clustered scenes in one spot spread apart on
     a sunflower, all clustered scenes together: two layers of events in one town do not hide
-    each other. Far-away points (drawn as arrows) stay where the scene puts them."""
+    each other. Far-away points (drawn as arrows) stay where the scene puts them. Points that
+    stand for a whole area are not markers (their area's label has a badge). A feature with
+    coloured parts takes their colour on ``day``, and a feature ended by then is hollow
+    (geo.statuses, as the web page draws them at the timeline's end)."""
     found = []
     box = frame.box
     for z, scene in shown:
@@ -420,6 +488,12 @@ def _marks(shown: Sequence[tuple[float, LayerScene]], frame: MapFrame) -> tuple[
             np.asarray(scene.frame.geometry.values), return_index=True
         )
         symbols = _row_symbols(scene)
+        colours = statuses.colours_at(scene, day)
+        symbols = [
+            s if c is None else replace(s, fill=c, stroke=c)
+            for s, c in zip(symbols, colours, strict=True)
+        ]
+        ended = statuses.ended_at(scene, day)
         reach = max(_half_px(s, far) for s in _scene_symbols(scene) for far in (False, True))
         x, y = frame.to_px(coords[:, 0], coords[:, 1])
         keep = (
@@ -427,13 +501,13 @@ def _marks(shown: Sequence[tuple[float, LayerScene]], frame: MapFrame) -> tuple[
             & (x <= box.x + box.w + reach)
             & (box.y - reach <= y)
             & (y <= box.y + box.h + reach)
+            & ~statuses.area_rows(scene)[rows]
         )
         rows = rows[keep]
         bearing = _numbers(scene.frame, scene.bearing_field)[rows]
         xy = np.column_stack([x[keep], y[keep]])
-        found.append(
-            Marks(scene, z, rows, tuple(symbols[r] for r in rows), xy, coords[keep], bearing)
-        )
+        symbols_kept = tuple(symbols[r] for r in rows)
+        found.append(Marks(scene, z, rows, symbols_kept, xy, coords[keep], bearing, ended[rows]))
     spread = [
         (marks, i)
         for marks in found
@@ -524,20 +598,30 @@ def _place_labels(
     and markers there are, and a label whose every anchor is taken is left off unmeasured."""
     taken = _Taken()
     for group in marks:
-        halves = [_half_px(s, bool(f)) for s, f in zip(group.symbols, group.far, strict=True)]
-        for (x, y), half in zip(group.xy, halves, strict=True):
-            taken.add(Box(x - half, y - half, 2 * half, 2 * half))
+        halves = np.array(
+            [_half_px(s, bool(f)) for s, f in zip(group.symbols, group.far, strict=True)]
+        )
+        taken.add_all(group.xy[:, 0] - halves, group.xy[:, 1] - halves, 2 * halves, 2 * halves)
     if legend.box is not None:
         taken.add(legend.box)
     candidates = [(label, scene) for _, scene in shown for label in scene.labels]
+    candidates += _badges(shown, candidates)
     order = sorted(range(len(candidates)), key=lambda i: -candidates[i][0].priority)
     placed: list[PlacedLabel] = []
     tries = 0
     for i in order:
         label, scene = candidates[i]
+        if label.role == BADGE_ROLE:
+            badge = _place_badge(label, placed, taken, frame, measure)
+            if badge is not None:
+                taken.add(badge.box)
+                placed.append(badge)
+            continue
         x, y = (float(v) for v in frame.to_px(label.lon, label.lat))
         if not _inside(np.array([[x, y]], dtype=float), frame.box)[0]:
             continue  # off the map, or no position (NaN)
+        if any(_same_name(label, p, frame) for p in placed):
+            continue  # a site named after its town: the name is there already
         text, style = _label_text(label), _label_style(label)
         h = TEXT[style].line_height
         spots = [s for s in _spots(label, scene, x, y, h) if not taken.hits(Box(s[0], s[1], 0, 0))]
@@ -553,6 +637,65 @@ def _place_labels(
                 placed.append(PlacedLabel(label, text, style, box, ax, ay, ha))
                 break
     return tuple(placed)
+
+
+def _same_name(label: Label, other: PlacedLabel, frame: MapFrame) -> bool:
+    """Whether ``other`` shows the label's text within SAME_NAME_PX of its point (story.js)."""
+    if other.label.text != label.text:
+        return False
+    x, y = frame.to_px(label.lon, label.lat)
+    ox, oy = frame.to_px(other.label.lon, other.label.lat)
+    return abs(x - ox) < SAME_NAME_PX and abs(y - oy) < SAME_NAME_PX
+
+
+def _badges(
+    shown: Sequence[tuple[float, LayerScene]], labels: Sequence[tuple[Label, LayerScene]]
+) -> list[tuple[Label, LayerScene]]:
+    """A badge per area whose points a scene does not draw ("Niger · 3"), at that area's
+    label (the label whose text is the area's name, as on the web page; else at the first
+    such point), placed right after that label: its priority is just under the label's."""
+    out = []
+    for _, scene in shown:
+        areas = statuses.area_counts(scene)
+        if not areas:
+            continue
+        values = statuses.area_values(scene)
+        for area, count in areas.items():
+            home = next((label for label, _ in labels if label.text == area), None)
+            if home is None:
+                point = scene.frame.geometry.iloc[values.index(area)]
+                if point is None or point.is_empty:
+                    continue
+                home = Label(area, point.x, point.y, 0, "place")
+            text = statuses.badge_text(area, count)
+            out.append((Label(text, home.lon, home.lat, home.priority, BADGE_ROLE, area), scene))
+    return [(replace(label, priority=label.priority - 0.5), scene) for label, scene in out]
+
+
+def _place_badge(
+    badge: Label,
+    placed: Sequence[PlacedLabel],
+    taken: _Taken,
+    frame: MapFrame,
+    measure: Measure,
+) -> PlacedLabel | None:
+    """A badge around its area's name as placed (``badge.rank`` names the area), at the first
+    of BADGE_SPOTS_PX where it overlaps nothing; it is never left off (on the web page it is
+    the only way to its events), so with no free spot it takes the first that fits the map."""
+    home = next((p for p in placed if p.label.text == badge.rank and p.ha == "center"), None)
+    x, y = (home.box.x + home.box.w / 2, home.y) if home else frame.to_px(badge.lon, badge.lat)
+    text = _label_text(badge)
+    w = measure.width(text, BADGE_ROLE) + 2 * BADGE_PAD_PX
+    h = TEXT[BADGE_ROLE].line_height
+    fits = []
+    for dx, dy in BADGE_SPOTS_PX:
+        box = Box(x + dx - w / 2, y + dy - h / 2, w, h)
+        if not _contains(frame.box, box):
+            continue
+        if not taken.hits(_padded(box, LABEL_PAD_PX)):
+            return PlacedLabel(badge, text, BADGE_ROLE, box, x + dx, y + dy, "center")
+        fits.append(PlacedLabel(badge, text, BADGE_ROLE, box, x + dx, y + dy, "center"))
+    return fits[0] if fits else None
 
 
 def _spots(
@@ -596,7 +739,7 @@ def _label_text(label: Label) -> str:
 
 
 def _label_style(label: Label) -> str:
-    if label.role in SPACED_ROLES:
+    if label.role in SPACED_ROLES or label.role == BADGE_ROLE:
         return label.role
     return "national capital" if label.rank == "national capital" else "place"
 
@@ -623,6 +766,29 @@ class _Taken:
 
     def add(self, box: Box) -> None:
         self._mask[self._slices(box)] = True
+
+    def add_all(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray) -> None:
+        """Many boxes at once (what ``add`` takes one at a time: the same pixels), as counts
+        of boxes starting and ending at each pixel, summed along both axes."""
+        if len(x) == 0:
+            return
+        x0, x1 = self._spans(x, w, WIDTH)
+        y0, y1 = self._spans(y, h, HEIGHT)
+        edges = np.zeros((HEIGHT + 1, WIDTH + 1), dtype=np.int64)
+        np.add.at(edges, (y0, x0), 1)
+        np.add.at(edges, (y0, x1), -1)
+        np.add.at(edges, (y1, x0), -1)
+        np.add.at(edges, (y1, x1), 1)
+        self._mask |= edges.cumsum(axis=0).cumsum(axis=1)[:HEIGHT, :WIDTH] > 0
+
+    @staticmethod
+    def _spans(start: np.ndarray, length: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``_slices``'s bounds for arrays of boxes (NaN as nowhere: an empty span)."""
+        ok = np.isfinite(start) & np.isfinite(length)
+        start, end = np.where(ok, start, 0.0), np.where(ok, start + length, 0.0)
+        low = np.clip(np.floor(start), 0, size).astype(np.int64)
+        high = np.clip(np.maximum(np.ceil(end), low + 1), 0, size).astype(np.int64)
+        return low, np.where(ok, high, low)
 
     def hits(self, box: Box) -> bool:
         return bool(self._mask[self._slices(box)].any())
@@ -665,6 +831,9 @@ def _draw(figure: Figure, plan: Plan) -> None:
         _draw_marks(ax, frame, marks)
     for label in plan.labels:
         lon, lat = frame.to_lonlat(label.x, label.y)
+        if label.style == BADGE_ROLE:
+            _badge(ax, frame, label)
+            continue
         _text(
             ax,
             lon,
@@ -684,6 +853,29 @@ def _draw(figure: Figure, plan: Plan) -> None:
     _text_lines(paper, layout.subtitle, "subtitle", layout.head.x, y + 6)
     _text_lines(paper, layout.credit, "credit", layout.head.x, layout.credit_top)
     _draw_legend(paper, plan.legend)
+
+
+def _badge(ax: Axes, frame: MapFrame, label: PlacedLabel) -> None:
+    """A badge: white bold text on a dark rounded box with a white rim, as .gs-area-badge."""
+    lon, lat = frame.to_lonlat(label.x, label.y)
+    style = TEXT[BADGE_ROLE]
+    pad = (BADGE_PAD_PX - 2) / style.px  # matplotlib pads a box in font sizes
+    _text(
+        ax,
+        lon,
+        lat,
+        label.text,
+        style,
+        ha="center",
+        va="center",
+        zorder=Z_LABELS,
+        bbox={
+            "boxstyle": f"round,pad={pad:.3f},rounding_size={0.8:.1f}",
+            "facecolor": BADGE,
+            "edgecolor": "#ffffff",
+            "linewidth": 1.5 * PT,
+        },
+    )
 
 
 def _text_lines(paper: Axes, lines: Sequence[str], role: str, x: float, top: float) -> float:
@@ -832,23 +1024,45 @@ def _event_dots(ax: Axes, xy: np.ndarray, colours: list[str], rims: list[str], z
         xy[:, 0],
         xy[:, 1],
         s=(EVENT_PX * PT) ** 2,
-        c=colours,
-        edgecolors=rims,
+        c=_rgba(colours),
+        edgecolors=_rgba(rims),
         linewidths=1.5 * PT,
         zorder=z,
     )
 
 
-def _sites(ax: Axes, xy: np.ndarray, colours: list[str], marker: str, z: float) -> None:
+def _rgba(colours: Sequence[Any]) -> np.ndarray:
+    """Colours as an RGBA array, each distinct colour converted once (matplotlib converts a
+    list of 100,000 names one by one, in seconds)."""
+    distinct = list(dict.fromkeys(colours))
+    table = np.array([to_rgba(c) for c in distinct]).reshape(-1, 4)
+    index = {c: i for i, c in enumerate(distinct)}
+    return table[[index[c] for c in colours]]
+
+
+def _sites(
+    ax: Axes,
+    xy: np.ndarray,
+    colours: list[str],
+    marker: str,
+    z: float,
+    hollow: Sequence[bool] | None = None,
+) -> None:
     """The web map's site symbol: a diamond (or square) in its colour with a white rim and an
-    outline in its colour."""
-    for size, edges, width in ((SITE_PX + 3, colours, 1.0), (SITE_PX, ["#ffffff"], 2.0)):
+    outline in its colour; an ended one (``hollow``) white inside its outline, as .gs-ended."""
+    hollow = [False] * len(colours) if hollow is None else list(hollow)
+    inner = ["#ffffff" if h else c for c, h in zip(colours, hollow, strict=True)]
+    rims = [c if h else "#ffffff" for c, h in zip(colours, hollow, strict=True)]
+    for size, faces, edges, width in (
+        (SITE_PX + 3, colours, colours, 1.0),
+        (SITE_PX, inner, rims, 2.0),
+    ):
         ax.scatter(
             xy[:, 0],
             xy[:, 1],
             s=(size * PT) ** 2,
             marker=marker,
-            c=colours,
+            c=faces,
             edgecolors=edges,
             linewidths=width * PT,
             zorder=z,
@@ -896,7 +1110,8 @@ def _draw_marks(ax: Axes, frame: MapFrame, marks: Marks) -> None:
         elif shape == "event":
             _event_dots(ax, xy, fills, [s.stroke for s in symbols], level + marks.z)
         else:
-            _sites(ax, xy, fills, "D" if shape == "diamond" else "s", level + marks.z)
+            marker = "D" if shape == "diamond" else "s"
+            _sites(ax, xy, fills, marker, level + marks.z, marks.hollow[pick])
     if far.any():
         colours = [s.fill or s.stroke for s, f in zip(marks.symbols, far, strict=True) if f]
         _arrows(ax, frame, marks.xy[far], marks.bearing[far], colours, Z_EVENTS + marks.z)
@@ -1176,8 +1391,24 @@ def _swatch(paper: Axes, row: LegendRow, x: float, y: float) -> None:
         _dots(paper, xy, [dot], 1)
     elif swatch == "event":
         _event_dots(paper, xy, [colour], [entry.stroke or "#ffffff"], 1)
-    elif swatch == "site":
-        _sites(paper, xy, [colour], "D", 1)
+    elif swatch in ("site", "site-ended"):
+        _sites(paper, xy, [colour], "D", 1, [swatch == "site-ended"])
+    elif swatch == "event-vague":
+        paper.scatter(
+            [cx], [y], s=(EVENT_PX * PT) ** 2, c="#ffffff", edgecolors=colour, linewidths=3 * PT
+        )
+    elif swatch == "badge":
+        paper.add_patch(
+            FancyBboxPatch(
+                (x + 1, y - 6),
+                SWATCH_W - 2,
+                12,
+                boxstyle="round,pad=0,rounding_size=6",
+                facecolor=BADGE,
+                edgecolor="#ffffff",
+                linewidth=1.5 * PT,
+            )
+        )
     elif swatch == "ring":
         paper.add_patch(
             Circle(

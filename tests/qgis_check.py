@@ -17,7 +17,9 @@ from qgis.core import (
     QgsApplication,
     QgsDateTimeRange,
     QgsExpression,
+    QgsExpressionContextUtils,
     QgsFeatureRequest,
+    QgsRenderContext,
     QgsVectorLayer,
     QgsVectorLayerTemporalContext,
 )
@@ -102,7 +104,26 @@ def renderer(layer: QgsVectorLayer) -> dict:
     if symbol is not None:
         found["symbol_layer"] = symbol.symbolLayer(0).layerType()
         found["marker_shape"] = symbol.symbolLayer(0).properties().get("name")
+    if layer.fields().indexOf("id") >= 0:
+        found["not_drawn"] = not_drawn(layer)
     return found
+
+
+def not_drawn(layer: QgsVectorLayer) -> list[str]:
+    """The ids of the features the layer's renderer leaves out (no symbol for them)."""
+    context = QgsRenderContext()
+    context.expressionContext().appendScopes(
+        QgsExpressionContextUtils.globalProjectLayerScopes(layer)
+    )
+    renderer = layer.renderer().clone()
+    renderer.startRender(context, layer.fields())
+    hidden = []
+    for feature in layer.getFeatures():
+        context.expressionContext().setFeature(feature)
+        if not renderer.willRenderFeature(feature, context):
+            hidden.append(str(feature["id"]))
+    renderer.stopRender(context)
+    return sorted(hidden)
 
 
 def main(path: str) -> None:

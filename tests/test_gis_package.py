@@ -36,6 +36,7 @@ import geo
 from geo.build import BuildResult
 from geo.exports import EXTRA_FORMATS, write_exports
 from geo.exports.datapackage import DATAPACKAGE
+from geo.exports.qgis import classified_by
 from geo.exports.qgis_project import layer_id
 from geo.exports.tables import ZIP_TIME, all_tables, licence, scene_of, table_style
 from geo.problems import StoryError
@@ -256,16 +257,46 @@ def test_qgis_draws_each_layer_in_the_web_maps_colours(opened: dict, default_bui
             # QGIS gives a symbol's first colour: a line's stroke, else its fill
             return (symbol.stroke if geometry == "line" else symbol.fill or "#000000").lower()
 
-        if style.field is None:
+        if style.field is None and style.hide is None:
             assert layer["renderer"] == "singleSymbol", table.name
             assert layer["colour"] == colour(style.symbol), table.name
         else:
             assert layer["renderer"] == "categorizedSymbol", table.name
-            assert layer["field"] == style.field
+            assert layer["field"] == classified_by(style)
             assert layer["categories"] == {c.value: colour(c.symbol) for c in style.categories}
     events = opened["layers"][layer_id("events")]
     assert events["categories"] == dict(default_build.story.layer("events").config.categories)
     assert opened["layers"][layer_id("bases")]["marker_shape"] == "diamond"
+
+
+@pytest.mark.qgis
+def test_qgis_colours_sites_by_operator(opened: dict, default_build: BuildResult):
+    """Each row of the sites' data is one presence: drawn in its operator's colour from
+    map.toml's operators, those without one (Italy, Germany) in the layer's neutral colour."""
+    bases = opened["layers"][layer_id("bases")]
+    config = default_build.story.layer("bases").config
+    neutral = scene_of(default_build.story, default_build.story.layer("bases")).symbol.fill
+    assert (bases["renderer"], bases["field"]) == ("categorizedSymbol", "operator")
+    assert bases["categories"] == {
+        **{name: colour for name, colour in config.operators.items()},
+        "Germany": neutral.lower(),
+        "Italy": neutral.lower(),
+    }
+    assert bases["not_drawn"] == []
+
+
+@pytest.mark.qgis
+def test_qgis_leaves_out_country_wide_events_but_keeps_their_rows(
+    opened: dict, default_build: BuildResult
+):
+    """Events placed only to Niger are not drawn at its reference point (16°N 8°E), as on the
+    web page; their rows stay in the data, and every other event is drawn."""
+    events = opened["layers"][layer_id("events")]
+    frame = default_build.story.layer("events").frame
+    country_wide = sorted(frame.loc[frame["location_precision"] == "country", "id"])
+    assert len(country_wide) == 3
+    assert events["not_drawn"] == country_wide
+    assert events["features"] == len(frame)
 
 
 @pytest.mark.qgis

@@ -122,3 +122,90 @@ def test_a_hidden_layer_is_hidden_on_the_page_and_in_the_preview(tmp_path):
     assert web_layer(result)["show"] is False
     assert not preview_has(result, "#1b9e77")
     assert qml_symbols(result)  # the data still carries its style for QGIS
+
+
+# --- the default story: sites by operator, country-wide events (issues 8 and 10) ---------------
+
+
+def test_sites_by_operator_and_country_wide_events_agree_in_every_output(default_build):
+    """Air Base 201's US presence is in the US colour (map.toml's operators) on the page's key,
+    in the QGIS style, in the KML and in the preview; the events placed only to Niger are held
+    aside everywhere: listed on the page's "Niger" badge, not drawn by QGIS, in a KML folder
+    of their own, a badge in the preview, never a point at Niger's reference point."""
+    from geo import preview, statuses
+    from geo.exports.qgis import classified_by
+    from geo.exports.tables import all_tables, scene_of, table_style
+
+    story = default_build.story
+    us = dict(story.layer("bases").config.operators)["United States"]
+    # the web page: the sites' key has the US colour; the events' area column marks 3 events
+    scene = scene_of(story, story.layer("events"))
+    country_wide = {
+        i for i, a in zip(scene.frame["id"], statuses.area_values(scene), strict=True) if a
+    }
+    assert len(country_wide) == 3
+    assert any(e.color == us for e in scene_of(story, story.layer("bases")).legend)
+    # QGIS: presences by operator; country-wide events classified as NULL (not drawn)
+    styles = {t.name: table_style(t, scene_of(story, t.layer)) for t in all_tables(story)}
+    assert styles["bases"].field == "operator"
+    assert styles["bases"].symbol_for("United States").fill == us
+    assert "location_precision" in classified_by(styles["events"])
+    # KML: the site's placemark in the US colour; the country-wide events in their own folder
+    root = ET.parse(default_build.out / "data" / f"{story.config.name}.kml").getroot()
+    ns = "{http://www.opengis.net/kml/2.2}"
+    document = root.find(f"{ns}Document")
+    colours = {
+        s.get("id"): s.find(f"{ns}IconStyle/{ns}color").text
+        for s in document.iter(f"{ns}Style")
+        if s.find(f"{ns}IconStyle/{ns}color") is not None
+    }
+
+    def ids(folder):
+        return {
+            p.find(f"{ns}ExtendedData/{ns}Data[@name='id']/{ns}value").text: p
+            for p in folder.findall(f"{ns}Placemark")
+        }
+
+    folders = {f.find(f"{ns}name").text: f for f in document.iter(f"{ns}Folder")}
+    ab201 = ids(folders["Foreign military sites"])["ab201-us"]
+    assert colours[ab201.find(f"{ns}styleUrl").text[1:]] == kml_colour(us)
+    wide = folders["Niger (country-wide)"]
+    assert set(ids(wide)) == country_wide
+    assert country_wide.isdisjoint(ids(folders["Events"]))
+    for placemark in ids(wide).values():
+        assert "the whole of Niger" in placemark.find(f"{ns}description").text
+    # the preview: the US colour at Air Base 201, and no event at Niger's reference point
+    plan = preview.plan(story, story.scenes)
+    sites = next(m for m in plan.marks if m.scene.name == "bases")
+    row = list(sites.scene.frame["id"]).index("ab201")
+    x, y = sites.xy[list(sites.rows).index(row)]
+    pixels = np.asarray(Image.open(io.BytesIO((default_build.out / "preview.png").read_bytes())))
+    around = pixels[round(y) - 8 : round(y) + 9, round(x) - 8 : round(x) + 9, :3].astype(int)
+    rgb = np.array([int(us[i : i + 2], 16) for i in (1, 3, 5)])
+    assert (np.abs(around - rgb).max(axis=-1) <= 6).sum() > 15
+    events = next(m for m in plan.marks if m.scene.name == "events")
+    rx, ry = plan.layout.frame.to_px(8.0, 16.0)
+    assert not any(abs(ex - rx) < 3 and abs(ey - ry) < 3 for ex, ey in events.xy)
+    assert any(p.text == "Niger \u00b7 3" for p in plan.labels)
+
+
+@pytest.mark.gdal
+def test_gdal_reads_the_country_wide_events_as_a_layer_of_their_own(default_build):
+    """What a GIS user sees opening the KML: the events layer without the three country-wide
+    events, and a "Niger (country-wide)" layer with them, every attribute kept."""
+    import subprocess
+
+    from tests.conftest import require_tool
+
+    ogrinfo = require_tool("ogrinfo", "apt-get install gdal-bin")
+    kml = default_build.out / "data" / f"{default_build.story.config.name}.kml"
+
+    def count(layer: str) -> int:
+        run = subprocess.run(
+            [ogrinfo, "-ro", "-so", str(kml), layer], capture_output=True, text=True, check=True
+        )
+        return int(re.search(r"Feature Count: (\d+)", run.stdout)[1])
+
+    total = len(default_build.story.layer("events").frame)
+    assert count("Niger (country-wide)") == 3
+    assert count("Events") == total - 3

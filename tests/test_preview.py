@@ -20,7 +20,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from geo import preview
+from geo import preview, statuses
 from geo.build import read_story
 from geo.combine import Story
 from geo.kindmods import story_scenes
@@ -405,3 +405,71 @@ def test_preview_never_swallows_ctrl_c():
     assert all(handler.type is not None for handler in handlers)  # no bare except
     caught = {getattr(n, "id", None) for h in handlers if h.type for n in ast.walk(h.type)}
     assert not caught & {"BaseException", "KeyboardInterrupt"}
+
+
+# --- sites by operator, country-wide events as a badge (issues 8 and 10) -----------------------
+
+
+def _marks_of(plan: preview.Plan, layer: str) -> preview.Marks:
+    return next(m for m in plan.marks if m.scene.name == layer)
+
+
+def _near(pixels: np.ndarray, xy, colour: str, reach: int = 8) -> int:
+    """Pixels of ``colour`` within ``reach`` pixels of ``xy`` (a marker's centre)."""
+    x, y = (round(float(v)) for v in xy)
+    return _count(pixels[y - reach : y + reach + 1, x - reach : x + reach + 1], to_rgb(colour), 6)
+
+
+def test_sites_are_drawn_in_their_operators_colour_as_of_the_data_date(story, png):
+    """As the web page at the timeline's end (map.toml's data_as_of): Air Base 201, whose US
+    presence ended in 2024, is a hollow diamond in the US colour; Air Base 101, where Italy and
+    Russia both are, is filled in the layer's neutral colour."""
+    plan = preview.plan(story, story_scenes(story))
+    sites = _marks_of(plan, "bases")
+    ids = sites.scene.frame["id"].tolist()
+    at = {ids[r]: i for i, r in enumerate(sites.rows)}
+    operators = dict(story.layer("bases").config.operators)
+    pixels = _pixels(png)
+    us = operators["United States"]
+    assert _near(pixels, sites.xy[at["ab201"]], us) > 15
+    assert sites.symbols[at["ab201"]].fill == us and sites.hollow[at["ab201"]]
+    x, y = (round(float(v)) for v in sites.xy[at["ab201"]])
+    assert (pixels[y, x, :3] == 255).all()  # hollow: white inside
+    assert not sites.hollow[at["ab101"]]
+    assert sites.symbols[at["ab101"]].fill == sites.scene.symbol.fill
+    france = operators["France"]
+    assert sites.symbols[at["madama"]].fill == france
+    assert _near(pixels, sites.xy[at["madama"]], france) > 15
+    # the key explains the colours, and the hollow diamond as of the data's date
+    labels = [row.text for row in plan.legend.rows]
+    assert "France" in labels and "Presence ended (by 29 January 2026)" in labels
+
+
+def test_key_sites_are_labelled_by_the_place_labels_rule(story):
+    plan = preview.plan(story, story_scenes(story))
+    sites = [p for p in plan.labels if p.label.role == "site"]
+    assert {"Dirkou airfield", "Madama (old fort)", "Diffa"} <= {p.text for p in sites}
+    texts = [p.label.text for p in plan.labels]
+    assert texts.count("Arlit") == 1  # a site named after its town: the name once
+
+
+def test_country_wide_events_are_a_badge_at_the_countrys_name_not_points(story, png):
+    """The three events placed only to Niger are not dots at Niger's reference point
+    (16°N 8°E): a "Niger · 3" badge goes by the country's name, as on the web page."""
+    scenes = story_scenes(story)
+    plan = preview.plan(story, scenes)
+    events = _marks_of(plan, "events")
+    areas = statuses.area_values(events.scene)
+    assert areas.count("Niger") == 3 and set(areas) == {None, "Niger"}
+    assert all(areas[r] is None for r in events.rows)
+    frame = plan.layout.frame
+    rx, ry = frame.to_px(8.0, 16.0)
+    assert not any(math.hypot(x - rx, y - ry) < 3 for x, y in events.xy)
+    (badge,) = [p for p in plan.labels if p.style == "badge"]
+    assert badge.text == "Niger \u00b7 3"
+    niger = next(p for p in plan.labels if p.label.text == "Niger")
+    assert math.dist((badge.x, badge.y), (niger.x, niger.y)) < 80
+    _assert_apart(plan.labels, frame.box)
+    box = badge.box  # drawn: the badge's dark background is there
+    pixels = _pixels(png)[round(box.y) : round(box.y + box.h), round(box.x) : round(box.x + box.w)]
+    assert _count(pixels, to_rgb(preview.BADGE), 6) > 0.3 * box.w * box.h

@@ -2,8 +2,12 @@
 
 A layer's symbols come from its scene (geo.scene: the style model every output shares): the
 kind decided them once, from kinds.toml and map.toml. A scene with categories colours its
-features by that field's value. QML and SLD are built with ElementTree, so every value is
-XML-escaped.
+features by that field's value; a scene whose features have coloured parts (a site's
+operators, geo.statuses.part_colours) colours each row of the data, one part, by the field
+naming who it is. Rows that the scene does not draw as points, as they stand for a whole area
+(an event placed only to its country), stay in the data but are not drawn: the categorised
+renderer classifies them as NULL, which no category matches. QML and SLD are built with
+ElementTree, so every value is XML-escaped.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from geo import statuses
 from geo.scene import LayerScene, Symbol
+from geo.statuses import AreaRule
 from geo.text import missing
 
 # QGIS's numbers for geometry types (QgsWkbTypes::GeometryType) and its symbol type names.
@@ -40,6 +46,11 @@ class LayerStyle:
     categories: tuple[Category, ...] = ()
     time: tuple[str, str] | None = None  # the table's start and end date fields, for QGIS's
     # temporal controller
+    hide: AreaRule | None = None  # the rows not drawn: they stand for a whole area
+
+    def hidden(self, record: dict[str, Any]) -> bool:
+        """Whether a row of the table is not drawn (it stands for a whole area)."""
+        return self.hide is not None and bool(self.hide.matches([record.get(self.hide.field)])[0])
 
     def symbol_for(self, value: Any) -> Symbol:
         """The symbol a feature with this ``field`` value is drawn with."""
@@ -57,14 +68,24 @@ def layer_style(
     category field as the table names it, ``values`` its values there (one category each);
     ``time`` the table's interval fields."""
     base = for_geometry(scene.symbol, geometry)
+    hide = statuses.area_rule(scene) if geometry == "point" else None
+    parts = statuses.part_colours(scene) if scene.categories is None else None
+    if parts is not None:  # each row is one part: coloured by who it is
+        field, colours = parts
+        neutral = statuses.neutral_colour(scene)
+        categories = tuple(
+            Category(v, for_geometry(scene.symbol.coloured(c or neutral, "point"), geometry))
+            for v, c in sorted(colours.items())
+        )
+        return LayerStyle(scene.name, scene.title, geometry, base, field, categories, time, hide)
     if scene.categories is None or field is None:
-        return LayerStyle(scene.name, scene.title, geometry, base, time=time)
+        return LayerStyle(scene.name, scene.title, geometry, base, time=time, hide=hide)
     present = sorted({str(v) for v in values if not missing(v)})
     categories = tuple(
         Category(v, for_geometry(scene.categories.symbol_for(v, scene.symbol), geometry))
         for v in present
     )
-    return LayerStyle(scene.name, scene.title, geometry, base, field, categories, time)
+    return LayerStyle(scene.name, scene.title, geometry, base, field, categories, time, hide)
 
 
 def for_geometry(symbol: Symbol, geometry: str) -> Symbol:
@@ -91,14 +112,20 @@ def rgba(colour: str | None, opacity: float) -> tuple[int, int, int, int]:
 def to_qml(style: LayerStyle) -> str:
     """A QGIS layer style document (the ``styleQML`` of a ``layer_styles`` row)."""
     root = ET.Element("qgis", version="3.22.0", styleCategories="Symbology|Temporal")
-    if style.field is None:
+    if style.field is None and style.hide is None:
         renderer = _element(root, "renderer-v2", type="singleSymbol")
         symbols = _element(renderer, "symbols")
         _qml_symbol(symbols, "0", style.symbol, style.geometry)
     else:
-        renderer = _element(root, "renderer-v2", type="categorizedSymbol", attr=style.field)
+        attr = classified_by(style)
+        renderer = _element(root, "renderer-v2", type="categorizedSymbol", attr=attr)
         categories = _element(renderer, "categories")
         symbols = _element(renderer, "symbols")
+        if style.field is None:  # one symbol, for every row drawn (the others are NULL)
+            _element(
+                categories, "category", render="true", symbol="0", value="1", label=style.title
+            )
+            _qml_symbol(symbols, "0", style.symbol, style.geometry)
         for i, category in enumerate(style.categories):
             _element(
                 categories,
@@ -118,6 +145,27 @@ def to_qml(style: LayerStyle) -> str:
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(
         root, encoding="unicode"
     )
+
+
+def classified_by(style: LayerStyle) -> str:
+    """What the QML's categorised renderer classifies by: the category field, or (rows standing
+    for a whole area hidden) an expression that is NULL for those rows, which no category
+    matches."""
+    value = _quoted(style.field) if style.field is not None else "1"
+    if style.hide is None:
+        return style.field or value
+    listed = ", ".join(_literal(v) for v in style.hide.values)
+    return f"CASE WHEN {_quoted(style.hide.field)} IN ({listed}) THEN NULL ELSE {value} END"
+
+
+def _quoted(field: str) -> str:
+    """A field in a QGIS expression: "name", a quote in it doubled."""
+    return '"' + field.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    """A string in a QGIS expression: 'text', a quote in it doubled."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _qml_temporal(root: ET.Element, start: str, end: str) -> None:
@@ -238,24 +286,43 @@ def to_sld(style: LayerStyle) -> str:
     ET.SubElement(user_style, f"{{{_SE}}}Name").text = style.name
     type_style = ET.SubElement(user_style, f"{{{_SE}}}FeatureTypeStyle")
     if style.field is None:
-        _sld_rule(type_style, style.title, None, style.symbol, style.geometry)
+        _sld_rule(type_style, style.title, None, style.symbol, style.geometry, style.hide)
     for category in style.categories:
         condition = (style.field or "", category.value)
-        _sld_rule(type_style, category.value, condition, category.symbol, style.geometry)
+        _sld_rule(
+            type_style, category.value, condition, category.symbol, style.geometry, style.hide
+        )
     return ET.tostring(root, encoding="unicode", xml_declaration=False)
 
 
 def _sld_rule(
-    parent: ET.Element, name: str, condition: tuple[str, str] | None, symbol: Symbol, geometry: str
+    parent: ET.Element,
+    name: str,
+    condition: tuple[str, str] | None,
+    symbol: Symbol,
+    geometry: str,
+    hide: AreaRule | None = None,
 ) -> None:
+    """A rule: features whose field equals the value (all, without a condition), less those
+    ``hide`` picks."""
     rule = ET.SubElement(parent, f"{{{_SE}}}Rule")
     ET.SubElement(rule, f"{{{_SE}}}Name").text = name
+    tests: list[ET.Element] = []
     if condition is not None:
-        test = ET.SubElement(
-            ET.SubElement(rule, f"{{{_OGC}}}Filter"), f"{{{_OGC}}}PropertyIsEqualTo"
-        )
-        ET.SubElement(test, f"{{{_OGC}}}PropertyName").text = condition[0]
-        ET.SubElement(test, f"{{{_OGC}}}Literal").text = condition[1]
+        tests.append(_sld_equal(*condition))
+    if hide is not None:
+        hidden = [_sld_equal(hide.field, v) for v in hide.values]
+        either = hidden[0] if len(hidden) == 1 else ET.Element(f"{{{_OGC}}}Or")
+        if len(hidden) > 1:
+            either.extend(hidden)
+        negation = ET.Element(f"{{{_OGC}}}Not")
+        negation.append(either)
+        tests.append(negation)
+    if tests:
+        test = tests[0] if len(tests) == 1 else ET.Element(f"{{{_OGC}}}And")
+        if len(tests) > 1:
+            test.extend(tests)
+        ET.SubElement(rule, f"{{{_OGC}}}Filter").append(test)
     symbolizer = ET.SubElement(rule, f"{{{_SE}}}{_SLD_SYMBOLIZER[geometry]}")
     if geometry == "point":
         graphic = ET.SubElement(symbolizer, f"{{{_SE}}}Graphic")
@@ -270,6 +337,13 @@ def _sld_rule(
     if geometry == "polygon":
         _sld_fill(symbolizer, symbol)
     _sld_stroke(symbolizer, symbol)
+
+
+def _sld_equal(field: str, value: str) -> ET.Element:
+    test = ET.Element(f"{{{_OGC}}}PropertyIsEqualTo")
+    ET.SubElement(test, f"{{{_OGC}}}PropertyName").text = field
+    ET.SubElement(test, f"{{{_OGC}}}Literal").text = value
+    return test
 
 
 def _sld_fill(parent: ET.Element, symbol: Symbol) -> None:
