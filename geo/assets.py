@@ -4,6 +4,11 @@ Leaflet's CSS points at images (the layer-control icon); they become data: URIs 
 page opened from disk makes no request beyond itself. The project's own scripts and
 stylesheets are minified (comments and spaces only: names stay readable in a debugger), and
 the gesture-handling plugin keeps the messages of the page's language alone, not its 53.
+
+A page with a large clustered point layer (geo.contract.LARGE_LAYER) also gets the vendored
+supercluster (``geo/vendor``) and the large-path code of the project's scripts, the parts
+between ``/*<big>*/`` and ``/*</big>*/``; every other page gets them without those parts, the
+very scripts it had before the large path existed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import xstatic.pkg.leaflet_gesturehandling as gesture
 import xstatic.pkg.leaflet_markercluster as cluster
 
 _CSS_URL = re.compile(r"url\((images/[\w.-]+\.png)\)")
+_BIG_PART = re.compile(r"/\*<big>\*/.*?/\*</big>\*/", re.DOTALL)  # the large path's code
+SUPERCLUSTER = "vendor/supercluster.min.js"
 
 
 _GESTURE_TEXTS = "var o={"  # the plugin's table of messages, one entry per language
@@ -29,14 +36,22 @@ FALLBACK_LANGUAGE = "en"  # what the plugin shows a reader whose language it lac
 
 
 @cache
-def scripts(language: str = FALLBACK_LANGUAGE) -> tuple[str, ...]:
-    """The JavaScript the map runs, in load order, for a page in ``language``."""
+def scripts(language: str = FALLBACK_LANGUAGE, large: bool = False) -> tuple[str, ...]:
+    """The JavaScript the map runs, in load order, for a page in ``language``; ``large``: the
+    page holds a large clustered point layer (supercluster and the large path)."""
+    own = rjsmin.jsmin if large else _small
     return (
         _read(leaflet.BASE_DIR, "leaflet.js"),
         _read(cluster.BASE_DIR, "leaflet.markercluster.js"),
+        *((_read(str(files("geo")), SUPERCLUSTER),) if large else ()),
         _gesture_handling(language),
-        *(_own(f"templates/{name}.js", rjsmin.jsmin) for name in ("story", "timeline", "navigate")),
+        *(_own(f"templates/{name}.js", own) for name in ("story", "timeline", "navigate")),
     )
+
+
+def _small(script: str) -> str:
+    """A script without its large path, minified."""
+    return rjsmin.jsmin(_BIG_PART.sub("", script))
 
 
 @cache

@@ -6,14 +6,22 @@ built in the browser from those columns and the layer's one popup template, with
 ``textContent`` and http(s)-only links, never as an HTML string per feature. The page
 template writes it in a ``<script type="application/json">``, out of reach of branca's second
 Jinja pass.
+
+A large clustered point layer (more than :data:`LARGE_LAYER` features) is written packed
+(:class:`PackedDoc`): its coordinates, days and columns each as one gzip-compressed, base64
+binary string (integers on a grid, dictionary codes, or JSON text), which ``story.js`` unpacks
+with the browser's ``DecompressionStream`` and draws on a canvas with supercluster.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import shapely
 from typing_extensions import NotRequired, TypedDict  # pydantic validates these on 3.10-3.11
@@ -25,6 +33,14 @@ from geo.text import missing
 VERSION = 1
 COORDINATE_GRID = 1e-5  # degrees, about 1 m: finer than the map ever shows
 POINT_TYPE = 0  # shapely's type id of a Point
+
+# A clustered point layer (the events kind) with more features than this is packed and drawn
+# by the page's large path: supercluster on a canvas, only what is in view. Below it, every
+# feature is a Leaflet marker in leaflet.markercluster, as before.
+LARGE_LAYER = 2_000
+PACKED_GRID = 1e-4  # degrees a unit of a packed layer's lon and lat, about 11 m
+INT_NULL = -(2**31)  # a missing value in a packed integer column
+DICTIONARY_SHARE = 4  # a column with at most 1/4 as many distinct values as rows: dictionary
 
 
 # One line of a popup, read from the layer's columns (see story.js, popupRow): ``as`` is
@@ -80,6 +96,34 @@ class ShapesDoc(TypedDict):
     offsets: list[list[int]]  # into the vertices, then rings or lines, then parts
 
 
+class PackedColumn(TypedDict):
+    """One column of a packed layer: ``data`` is base64 of gzip-compressed bytes. ``int``:
+    little-endian int32 (INT_NULL for missing), running sums of the values when ``delta``;
+    ``dict``: unsigned codes of ``width`` bytes, each an index into ``values``; ``json``: the
+    column as UTF-8 JSON text (a list)."""
+
+    encoding: Literal["int", "dict", "json"]
+    data: str
+    delta: NotRequired[bool]
+    width: NotRequired[int]
+    values: NotRequired[list[Any]]
+
+
+class PackedDoc(TypedDict):
+    """A large clustered point layer (more than ``threshold`` features), packed: its lon and
+    lat as integers on ``grid`` degrees, delta-coded; its first and last days; its columns.
+    The layer's own ``columns`` is then empty and its ``start`` and ``end`` None: the page
+    fills them in from these."""
+
+    threshold: int
+    grid: float
+    lon: PackedColumn
+    lat: PackedColumn
+    start: PackedColumn | None
+    end: PackedColumn | None
+    columns: dict[str, PackedColumn]
+
+
 class LayerDoc(TypedDict):
     name: str
     kind: str
@@ -113,6 +157,7 @@ class LayerDoc(TypedDict):
     end: list[int | None] | None  # as days since 1970-01-01 (end None: still going on)
     countAs: str | None  # what the timeline counts these features as, e.g. "events"
     timeMode: Literal["filter", "status"]
+    packed: NotRequired[PackedDoc]  # large clustered point layers (LARGE_LAYER)
 
 
 class ViewDoc(TypedDict):
@@ -155,11 +200,13 @@ def page_document(
     background: str,
     chapters: Sequence[ChapterDoc] = (),
     max_bounds: tuple[float, float, float, float] | None = None,
+    large: int = LARGE_LAYER,
 ) -> PageDoc:
     """The document for ``story.js``: every scene as columns, the view, the chapters (the key
     is the page's HTML, see geo.render).
     ``max_bounds`` (west, south, east, north) limits panning and zooming out; by default the
-    extent of the drawn scenes."""
+    extent of the drawn scenes. A clustered point layer of more than ``large`` features is
+    packed (:class:`PackedDoc`)."""
     minx, miny, maxx, maxy = view
     west, south, east, north = max_bounds or scenes_extent(scenes, view)
     filled = max_bounds is None and areas_fill(scenes, view)
@@ -173,7 +220,7 @@ def page_document(
             "maxZoom": max_zoom,
             "background": background,
         },
-        "layers": [layer_document(s, quantum(max_zoom)) for s in scenes],
+        "layers": [layer_document(s, quantum(max_zoom), large) for s in scenes],
         "chapters": list(chapters),
     }
 
@@ -262,9 +309,23 @@ def _bounds(box: tuple[float, float, float, float] | None) -> list[list[float]] 
     return [[south, west], [north, east]]
 
 
-def layer_document(scene: LayerScene, grid: float) -> LayerDoc:
-    """One layer as columns; its lines and polygons on a ``grid`` of that many degrees."""
+def is_large(scene: LayerScene, large: int = LARGE_LAYER) -> bool:
+    """Whether the page draws the layer by its large path: clustered points, more than
+    ``large`` of them."""
     frame = scene.frame
+    return bool(
+        scene.cluster
+        and scene.family == "point"
+        and len(frame) > large
+        and (shapely.get_type_id(frame.geometry.values) == POINT_TYPE).all()
+    )
+
+
+def layer_document(scene: LayerScene, grid: float, large: int = LARGE_LAYER) -> LayerDoc:
+    """One layer as columns; its lines and polygons on a ``grid`` of that many degrees; packed
+    when it is a clustered point layer of more than ``large`` features."""
+    frame = scene.frame
+    packed = is_large(scene, large)
     popup = [_popup_row(r) for r in scene.popup]
     used = _popup_fields(scene.popup) | {
         f
@@ -298,9 +359,7 @@ def layer_document(scene: LayerScene, grid: float) -> LayerDoc:
         "interactive": scene.interactive,
         "cluster": scene.cluster,
         "count": len(frame),
-        "columns": {
-            c: _column(frame[c]) for c in frame.columns if c in used and c != frame.geometry.name
-        },
+        "columns": {},
         "popup": popup,
         "titleField": scene.title_field,
         "idField": scene.id_field,
@@ -311,11 +370,18 @@ def layer_document(scene: LayerScene, grid: float) -> LayerDoc:
         "areaField": scene.area_field,
         "vagueField": scene.vague_field,
         "labels": _labels(scene),
-        "start": _days(frame[scene.days[0]]) if scene.days else None,
-        "end": _days(frame[scene.days[1]]) if scene.days else None,
+        "start": None,
+        "end": None,
         "countAs": scene.count_as,
         "timeMode": scene.time_mode,
     }
+    names = [c for c in frame.columns if c in used and c != frame.geometry.name]
+    if packed:
+        doc["packed"] = pack_layer(scene, names, large)
+        return doc
+    doc["columns"] = {c: _column(frame[c]) for c in names}
+    doc["start"] = _days(frame[scene.days[0]]) if scene.days else None
+    doc["end"] = _days(frame[scene.days[1]]) if scene.days else None
     geoms = shapely.set_precision(frame.geometry.values, COORDINATE_GRID)
     if (shapely.get_type_id(geoms) == POINT_TYPE).all():  # as columns; MultiPoints as GeoJSON
         doc["lon"] = [round(float(x), 5) for x in shapely.get_x(geoms)]
@@ -325,6 +391,95 @@ def layer_document(scene: LayerScene, grid: float) -> LayerDoc:
     else:
         doc["geometry"] = [json.loads(shapely.to_geojson(g)) for g in geoms]
     return doc
+
+
+def pack_layer(scene: LayerScene, names: Sequence[str], large: int = LARGE_LAYER) -> PackedDoc:
+    """A large point layer's coordinates, days and ``names`` columns, packed."""
+    frame = scene.frame
+    geoms = frame.geometry.values
+    scale = round(1 / PACKED_GRID)
+    lon = np.rint(shapely.get_x(geoms) * scale).astype(np.int64)
+    lat = np.rint(shapely.get_y(geoms) * scale).astype(np.int64)
+    days = [_days(frame[f]) for f in scene.days] if scene.days else None
+    return {
+        "threshold": large,
+        "grid": PACKED_GRID,
+        "lon": pack_ints(lon, delta=True),
+        "lat": pack_ints(lat, delta=True),
+        "start": pack_ints(days[0]) if days else None,
+        "end": pack_ints(days[1]) if days else None,
+        "columns": {c: pack_column(frame[c]) for c in names},
+    }
+
+
+def _compressed(data: bytes) -> str:
+    """gzip (no time stamp: the same bytes every build), then base64."""
+    return base64.b64encode(gzip.compress(data, compresslevel=6, mtime=0)).decode("ascii")
+
+
+def pack_ints(values: Any, delta: bool = False) -> PackedColumn:
+    """Integers (None for missing) as int32, differences along the column when ``delta``."""
+    ints = np.array([INT_NULL if v is None else v for v in values], dtype=np.int64)
+    if delta:
+        ints = np.diff(ints, prepend=0)
+    real = ints if delta else ints[ints != INT_NULL]
+    if len(real) and (real.min() <= INT_NULL or real.max() >= 2**31):
+        raise ValueError("a packed integer column is out of the int32 range")
+    out: PackedColumn = {"encoding": "int", "data": _compressed(ints.astype("<i4").tobytes())}
+    if delta:
+        out["delta"] = True
+    return out
+
+
+def pack_column(values: pd.Series) -> PackedColumn:
+    """A column packed: a dictionary of its values and a code per row when it has few distinct
+    scalar values of one type, else its JSON text."""
+    cells = _column(values)
+    types = {type(v) for v in cells} - {type(None)}
+    if len(types) <= 1 and types <= {str, int, float, bool}:
+        codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
+        distinct = [_value(u) for u in uniques]
+        if codes.min(initial=0) < 0:  # missing values: one more entry, null
+            codes = np.where(codes < 0, len(distinct), codes)
+            distinct.append(None)
+        if len(distinct) * DICTIONARY_SHARE <= len(cells):
+            width = 1 if len(distinct) <= 2**8 else 2 if len(distinct) <= 2**16 else 4
+            data = codes.astype(f"<u{width}").tobytes()
+            return {
+                "encoding": "dict",
+                "data": _compressed(data),
+                "width": width,
+                "values": distinct,
+            }
+    text = json.dumps(cells, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return {"encoding": "json", "data": _compressed(text.encode("utf-8"))}
+
+
+def unpack(packed: PackedDoc, count: int) -> dict[str, Any]:
+    """A packed layer back as plain columns (what the page decodes): ``lon``, ``lat``,
+    ``start``, ``end`` and every column by name. For tests and for reading a page."""
+    out: dict[str, Any] = {}
+    scale = round(1 / packed["grid"])
+    for key in ("lon", "lat"):
+        out[key] = [v / scale for v in unpack_column(packed[key], count)]
+    for key in ("start", "end"):
+        out[key] = unpack_column(packed[key], count) if packed[key] else None
+    out["columns"] = {k: unpack_column(c, count) for k, c in packed["columns"].items()}
+    return out
+
+
+def unpack_column(column: PackedColumn, count: int) -> list[Any]:
+    data = gzip.decompress(base64.b64decode(column["data"]))
+    if column["encoding"] == "json":
+        return json.loads(data.decode("utf-8"))
+    if column["encoding"] == "dict":
+        codes = np.frombuffer(data, dtype=f"<u{column['width']}")
+        return [column["values"][c] for c in codes.tolist()]
+    ints = np.frombuffer(data, dtype="<i4").astype(np.int64)
+    if column.get("delta"):
+        ints = np.cumsum(ints)
+    assert len(ints) == count
+    return [None if v == INT_NULL else v for v in ints.tolist()]
 
 
 def leaflet_style(symbol: Symbol, family: str) -> LeafletStyle:

@@ -133,10 +133,11 @@ class StoryPage(Figure):
         ]
         self.layer_sources = [lay.config for lay in story.layers if lay.config.source_name]
         self.styles = assets.stylesheets()
-        scripts = assets.scripts(story.config.language)
-        self.scripts = [s.replace("</script", "<\\/script") for s in scripts]
         max_zoom = MAX_ZOOM if tiles is None else TILES_MAX_ZOOM
         document = page_document(scenes, view_bounds(story), max_zoom, SEA, chapters)
+        large = any("packed" in layer for layer in document["layers"])
+        scripts = assets.scripts(story.config.language, large)
+        self.scripts = [s.replace("</script", "<\\/script") for s in scripts]
         self.data_json = to_json(document)
 
     def render(self, **kwargs) -> str:

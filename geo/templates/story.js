@@ -1,4 +1,8 @@
 /* GeoStory: draws a story's page document (geo/contract.py) on a Leaflet map.
+ * A large clustered point layer (a LayerDoc with ``packed``) is unpacked first (the map's
+ * start-up is then asynchronous) and drawn by the large path: supercluster, a canvas, only
+ * what is in view. The code between the big-markers is sent only to pages that hold one
+ * (geo/assets.py); the markers are comments, so every other page runs the code without it.
  * Every text from the story is set with textContent, never innerHTML; a link is made only from
  * an http(s) URL. Popups are built on click from the layer's columns and its popup template. */
 
@@ -24,7 +28,11 @@
  *   ringStyle: ?LeafletStyle, bearingField: ?string, farFields: ?Array<string>,
  *   areaField: ?string, vagueField: ?string, labels: Labels,
  *   start: ?Array<?number>, end: ?Array<?number>, countAs: ?string,
- *   timeMode: "filter"|"status"}} LayerDoc
+ *   timeMode: "filter"|"status", packed?: PackedDoc}} LayerDoc
+ * @typedef {{encoding: "int"|"dict"|"json", data: string, delta?: boolean, width?: number,
+ *   values?: Array}} PackedColumn
+ * @typedef {{threshold: number, grid: number, lon: PackedColumn, lat: PackedColumn,
+ *   start: ?PackedColumn, end: ?PackedColumn, columns: Object<string, PackedColumn>}} PackedDoc
  * @typedef {{bounds: number[][], maxBounds: number[][], filled: boolean,
  *   focus: ?Array<number[]>, maxZoom: number, background: string}} ViewDoc
  * @typedef {{text: string, events: string[]}} Sentence
@@ -507,6 +515,13 @@ var GeoStory = (function () {
   var lateDeclutter = null;
 
   function declutterNowAndLater() {
+    /*<big>*/ if (state.big) { // a zoom's zoomend and moveend: placed once, before the next paint
+      cancelAnimationFrame(state.bigFrame);
+      state.bigFrame = requestAnimationFrame(declutter);
+      clearTimeout(lateDeclutter);
+      lateDeclutter = setTimeout(declutter, SETTLE_MS);
+      return;
+    } /*</big>*/
     declutter();
     clearTimeout(lateDeclutter);
     lateDeclutter = setTimeout(declutter, SETTLE_MS);
@@ -598,6 +613,7 @@ var GeoStory = (function () {
 
   /** @param {LayerDoc} doc */
   function drawLayer(m, doc) {
+    /*<big>*/ if (doc.packed) return drawBig(m, doc); /*</big>*/
     var group = L.featureGroup();
     var cluster = doc.cluster ? clusterGroup() : null;
     if (cluster) {
@@ -939,6 +955,7 @@ var GeoStory = (function () {
     Object.keys(state.layers).forEach(function (name) {
       var entry = state.layers[name], doc = entry.doc;
       if (!doc.start) return;
+      /*<big>*/ if (entry.big) return bigRange(entry, from, to, counts); /*</big>*/
       var add = {}, remove = {};
       entry.features.forEach(function (layer, i) {
         var show = inRange(doc, i, from, to);
@@ -974,6 +991,7 @@ var GeoStory = (function () {
     (ids || []).forEach(function (id) { wanted[id] = true; });
     Object.keys(state.layers).forEach(function (name) {
       var entry = state.layers[name];
+      /*<big>*/ if (entry.big) return bigHighlight(entry, wanted); /*</big>*/
       Object.keys(entry.markers).forEach(function (id) {
         var node = entry.markers[id].getElement && entry.markers[id].getElement();
         entry.markers[id].gsHighlight = !!wanted[id];
@@ -993,6 +1011,8 @@ var GeoStory = (function () {
     var bounds = null;
     (ids || []).forEach(function (id) {
       Object.keys(state.layers).forEach(function (name) {
+        /*<big>*/ var at = bigLatLng(state.layers[name], id);
+        if (at) { bounds = bounds ? bounds.extend(at) : L.latLngBounds(at, at); return; } /*</big>*/
         var layer = state.layers[name].markers[id];
         if (!layer || layer.gsFar) return;
         var b = layer.getBounds ? layer.getBounds() : L.latLngBounds([layer.getLatLng()]);
@@ -1007,6 +1027,10 @@ var GeoStory = (function () {
     var names = layerName ? [layerName] : Object.keys(state.layers);
     for (var k = 0; k < names.length; k++) {
       var entry = state.layers[names[k]];
+      /*<big>*/ if (entry && entry.big) {
+        if (bigIndex(entry, id) >= 0) return { entry: entry, index: bigIndex(entry, id) };
+        continue;
+      } /*</big>*/
       if (!entry || !(id in entry.markers)) continue;
       return { entry: entry, index: entry.features.indexOf(entry.markers[id]) };
     }
@@ -1014,6 +1038,8 @@ var GeoStory = (function () {
   }
 
   function openEvent(id, layerName) {
+    /*<big>*/ var bigHit = bigFind(id, layerName);
+    if (bigHit) return openBig(bigHit.entry, bigHit.index); /*</big>*/
     var entry = layerName ? state.layers[layerName] : null;
     var marker = entry ? entry.markers[id] : state.events[id];
     if (!marker) return false;
@@ -1036,6 +1062,453 @@ var GeoStory = (function () {
     });
     return true;
   }
+
+  /*<big>*/
+  /* --- the large path: a packed layer, clustered by supercluster, drawn on a canvas ------- *
+   * Only what is in view at the current zoom becomes Leaflet layers: a canvas circle per event,
+   * a marker per cluster (a count, reachable by Tab). The date filter and the highlights
+   * rebuild the cluster index (debounced); far and country-wide events go to the chips and
+   * badges, as on the small path, through lightweight stand-ins in ``entry.features``. */
+
+  // radius: 40 px at 256 px a tile, a cluster icon's size: icons never overlap
+  var BIG = { radius: 80, extent: 512, point: 5, lit: 7, rebuildMs: 60, listPage: 200 };
+  var BIG_INT_NULL = -2147483648;
+
+  /* Unpack what the document's packed layers need to be drawn (coordinates, days, and the
+   * columns that set a symbol or find an event), then call ``then``, then unpack the columns
+   * only popups read; false when there are no packed layers. The map is ready
+   * (state.eventLayer) once every column is unpacked; a popup opened before shows when its
+   * columns arrive. A fragment (#event=...) waits for every column. */
+  function unpackThen(doc, then) {
+    var packed = doc.layers.filter(function (l) { return l.packed && !l.gsUnpacked; });
+    if (!packed.length) return false;
+    var t0 = performance.now(), all = !!location.hash.replace(/^#/, "");
+    var complain = function (err) {
+      if (window.console) console.error("GeoStory: a large layer could not be unpacked: " + err);
+    };
+    Promise.all(packed.map(function (l) { return unpackLayer(l, all ? null : drawnColumns(l)); }))
+      .then(function () {
+        state.bigTimes = { unpack: performance.now() - t0 }; // ms since the unpacking began
+        then();
+        state.bigTimes.drawn = performance.now() - t0;
+        return Promise.all(packed.map(function (l) { return unpackLayer(l, null); }));
+      })
+      .then(function () {
+        state.bigTimes.all = performance.now() - t0;
+        packed.forEach(function (l) {
+          var entry = state.layers[l.name];
+          if (entry && entry.big) bigIndexOf(entry, Infinity); // the whole index, at last
+          l.gsComplete = true;
+          (l.gsWaiting || []).forEach(function (f) { f(); });
+        });
+        var first = packed.filter(function (l) { return state.layers[l.name]; })[0];
+        if (!state.eventLayer && first) state.eventLayer = state.layers[first.name].group;
+      })
+      .catch(complain);
+    return true;
+  }
+
+  /* The columns the large path reads to draw events (ids come with the popups' columns: a
+   * fragment, the only way to ask for an event before, waits for every column). */
+  function drawnColumns(doc) {
+    return [doc.categoryField, doc.bearingField, doc.areaField, doc.vagueField]
+      .concat(doc.farFields || []).filter(function (f) { return f && doc.packed.columns[f]; });
+  }
+
+  function base64Bytes(text) {
+    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
+    var raw = atob(text), out = new Uint8Array(raw.length);
+    for (var k = 0; k < raw.length; k++) out[k] = raw.charCodeAt(k);
+    return out;
+  }
+
+  /** @param {PackedColumn} col @returns {Promise<ArrayBuffer>} */
+  function gunzip(col) {
+    var stream = new Blob([base64Bytes(col.data)]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).arrayBuffer();
+  }
+
+  /** A packed column as an Array (int: an Int32Array, summed when delta-coded). */
+  function unpackColumn(col, n) {
+    return gunzip(col).then(function (buffer) {
+      if (col.encoding === "json") return JSON.parse(new TextDecoder().decode(buffer));
+      var k;
+      if (col.encoding === "dict") {
+        var codes = new ({ 1: Uint8Array, 2: Uint16Array, 4: Uint32Array }[col.width])(buffer);
+        var out = new Array(n);
+        for (k = 0; k < n; k++) out[k] = col.values[codes[k]];
+        return out;
+      }
+      var ints = new Int32Array(buffer);
+      if (col.delta) for (k = 1; k < ints.length; k++) ints[k] += ints[k - 1];
+      return ints;
+    });
+  }
+
+  function days(ints) {
+    var out = new Array(ints.length);
+    for (var k = 0; k < ints.length; k++) out[k] = ints[k] === BIG_INT_NULL ? null : ints[k];
+    return out;
+  }
+
+  /** Unpack a layer's coordinates and days (once), and its columns ``names`` (null: all).
+   * @param {LayerDoc} doc @param {?Array<string>} names */
+  function unpackLayer(doc, names) {
+    var p = doc.packed, n = doc.count, scale = Math.round(1 / p.grid), first = !doc.gsUnpacked;
+    doc.gsUnpacked = true;
+    if (first) doc.columns = {};
+    names = (names || Object.keys(p.columns)).filter(function (name) { return !(name in doc.columns); });
+    names.forEach(function (name) { doc.columns[name] = null; }); // on its way
+    var parts = (first ? [p.lon, p.lat, p.start, p.end] : [null, null, null, null])
+      .concat(names.map(function (k) { return p.columns[k]; }));
+    return Promise.all(parts.map(function (col) { return col ? unpackColumn(col, n) : null; }))
+      .then(function (cols) {
+        if (first) {
+          ["lon", "lat"].forEach(function (key, k) {
+            var out = new Float64Array(n);
+            for (var i = 0; i < n; i++) out[i] = cols[k][i] / scale;
+            doc[key] = out;
+          });
+          doc.start = cols[2] ? days(cols[2]) : null;
+          doc.end = cols[3] ? days(cols[3]) : null;
+        }
+        names.forEach(function (name, k) { doc.columns[name] = cols[4 + k]; });
+      });
+  }
+
+  /* A large layer's popup; before its columns are all unpacked, a line that is replaced by
+   * the popup once they are. */
+  function bigPopup(doc, i, popupLayer) {
+    if (doc.gsComplete) return popup(doc, i);
+    (doc.gsWaiting = doc.gsWaiting || []).push(function () {
+      popupLayer.setContent(popup(doc, i));
+    });
+    return el("p", "gs-popup", "Loading…");
+  }
+
+  /* A point as supercluster reads it, made on demand (no object per coordinate). */
+  function BigPoint(entry, i) {
+    this.entry = entry;
+    this.i = i;
+  }
+  Object.defineProperty(BigPoint.prototype, "geometry", {
+    get: function () { return { coordinates: [this.entry.doc.lon[this.i], this.entry.doc.lat[this.i]] }; },
+  });
+  Object.defineProperty(BigPoint.prototype, "properties", {
+    get: function () { return { i: this.i, lit: this.entry.big.lit[this.i] === 1 }; },
+  });
+
+  /* A far or country-wide event, as the chips and badges (drawAsides) read it. */
+  function asideStandIn(doc, i, chip, area, far) {
+    return {
+      gsChip: chip, gsArea: area, gsFar: far,
+      get gsId() { return column(doc, doc.idField, i); }, // ids may arrive after the drawing
+      getLatLng: function () { return L.latLng(doc.lat[i], doc.lon[i]); },
+    };
+  }
+
+  /** @param {LayerDoc} doc */
+  function drawBig(m, doc) {
+    var group = L.featureGroup(), drawn = L.layerGroup();
+    group.addLayer(drawn);
+    var n = doc.count;
+    var entry = { doc: doc, group: group, markers: {}, cluster: null, features: [],
+      shown: new Array(n).fill(true), aside: L.layerGroup() };
+    var big = entry.big = { drawn: drawn, points: [], lit: new Uint8Array(n), litCount: 0,
+      renderer: L.canvas({ padding: 0.2 }), ids: null, index: null, timer: null, byIndex: {},
+      visible: 0, pool: [], dots: [] };
+    var none = [], bearings = doc.columns[doc.bearingField] || none;
+    var places = (doc.farFields && doc.columns[doc.farFields[0]]) || none;
+    var areas = doc.columns[doc.areaField] || none;
+    for (var i = 0; i < n; i++) {
+      var far = present(bearings[i]);
+      var chip = far && doc.farFields ? places[i] : null;
+      var area = present(areas[i]) ? areas[i] : null;
+      if (chip || area) entry.features[i] = asideStandIn(doc, i, chip, area, far);
+      else big.points.push(new BigPoint(entry, i));
+    }
+    bigRebuild(entry, Math.floor(m.getZoom()));
+    group.on("add", function () { bigRedraw(m, entry); });
+    m.on("moveend", function () { if (m.hasLayer(group)) bigRedraw(m, entry); });
+    labelMarkers(doc).forEach(function (label) { group.addLayer(label); });
+    state.layers[doc.name] = entry;
+    state.big = true;
+    if (doc.show) group.addTo(m);
+    return entry;
+  }
+
+  /* The cluster index of the events the timeline shows (and whether each holds a highlight).
+   * ``upTo`` (the opening): a quick index of the levels up to that zoom alone, drawn first and
+   * kept for those levels until the reader zooms in or filters; the whole index follows
+   * (bigIndexOf), before the map is ready. */
+  function bigRebuild(entry, upTo) {
+    var big = entry.big, top = state.doc.view.maxZoom;
+    clearTimeout(big.timer);
+    big.timer = null;
+    // no level below the map's least zoom: the map never shows it
+    var least = Math.min(top, Math.max(0, Math.floor(state.map.getMinZoom())));
+    var options = { radius: BIG.radius, extent: BIG.extent, minZoom: least,
+      maxZoom: upTo === undefined ? top : Math.max(least, Math.min(top, upTo)) };
+    if (big.litCount) {
+      options.map = function (p) { return { lit: p.lit }; };
+      options.reduce = function (acc, p) { acc.lit = acc.lit || p.lit; };
+    }
+    var index = new Supercluster(options).load(big.points.filter(function (p) { return entry.shown[p.i]; }));
+    if (upTo === undefined || options.maxZoom === top) {
+      big.index = index;
+      big.quick = null;
+    } else {
+      big.quick = index;
+      big.quickZoom = options.maxZoom;
+      big.index = null;
+    }
+  }
+
+  /* The index that draws zoom ``z``: the opening's quick one while it holds that level. */
+  function bigIndexOf(entry, z) {
+    var big = entry.big;
+    if (big.quick && z <= big.quickZoom) return big.quick;
+    if (!big.index) {
+      var quick = big.quick, quickZoom = big.quickZoom;
+      bigRebuild(entry);
+      big.quick = quick; // kept for its levels: the view does not change under the reader
+      big.quickZoom = quickZoom;
+    }
+    return big.index;
+  }
+
+  function bigSoon(entry) {
+    var big = entry.big;
+    clearTimeout(big.timer);
+    big.timer = setTimeout(function () {
+      bigRebuild(entry);
+      if (state.map.hasLayer(entry.group)) bigRedraw(state.map, entry);
+    }, BIG.rebuildMs);
+  }
+
+  function bigFlush(entry) {
+    if (entry.big.timer === null) return;
+    bigRebuild(entry);
+    bigRedraw(state.map, entry);
+  }
+
+  function bigCountText(count) {
+    return count >= 10000 ? Math.round(count / 1000) + "k" : count >= 1000 ? Math.round(count / 100) / 10 + "k" : String(count);
+  }
+
+  /* What is in view, at the zoom's whole level: clusters as markers, events on the canvas. */
+  function bigRedraw(m, entry) {
+    var big = entry.big, doc = entry.doc, noun = doc.countAs || "features";
+    if (!m.hasLayer(entry.group)) return;
+    big.dots.forEach(function (dot) { big.drawn.removeLayer(dot); });
+    big.dots = [];
+    big.byIndex = {};
+    big.visible = 0;
+    var pooled = 0;
+    var b = m.getBounds().pad(0.1);
+    var box = [Math.max(-180, b.getWest()), Math.max(-85, b.getSouth()), Math.min(180, b.getEast()), Math.min(85, b.getNorth())];
+    var index = bigIndexOf(entry, Math.floor(m.getZoom()));
+    index.getClusters(box, Math.floor(m.getZoom())).forEach(function (f) {
+      var latlng = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]);
+      if (f.properties.cluster) {
+        var count = f.properties.point_count;
+        big.visible += count;
+        bigClusterMarker(m, entry, pooled++, f, latlng, count + " " + noun + " here: zoom in").gsFrom = index;
+        return;
+      }
+      var i = f.properties.i;
+      big.visible += 1;
+      var style = styleOf(doc, i), lit = big.lit[i] === 1;
+      var vague = column(doc, doc.vagueField, i) === true;
+      var dot = L.circleMarker(latlng, {
+        renderer: big.renderer,
+        radius: lit ? BIG.lit : BIG.point,
+        color: lit ? "#000000" : vague ? style.fillColor || style.color : "#ffffff",
+        weight: lit ? 3 : 1.5,
+        opacity: 1,
+        fillColor: style.fillColor || style.color,
+        fillOpacity: vague ? 0.15 : 0.9,
+      });
+      Object.defineProperty(dot, "gsId", { get: function () { return column(doc, doc.idField, i); } });
+      dot.gsIndex = i;
+      if (doc.interactive && doc.popup.length) {
+        dot.bindPopup(function () { return bigPopup(doc, i, dot.getPopup()); }, popupOptions(m));
+      }
+      big.byIndex[i] = dot;
+      big.dots.push(dot);
+      big.drawn.addLayer(dot);
+    });
+    big.pool.splice(pooled).forEach(function (marker) { big.drawn.removeLayer(marker); });
+  }
+
+  /* The ``k``th cluster in view: a marker of the last drawing moved and relabelled, or a new
+   * one (no elements made anew on every pan and zoom). */
+  function bigClusterMarker(m, entry, k, f, latlng, title) {
+    var big = entry.big, count = f.properties.point_count, marker = big.pool[k];
+    var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+    if (!marker) {
+      var inner = el("div");
+      inner.appendChild(el("span"));
+      marker = big.pool[k] = L.marker(latlng, {
+        icon: L.divIcon({ html: inner, iconSize: L.point(40, 40), className: "marker-cluster gs-big-cluster" }),
+        riseOnHover: true,
+      });
+      var open = function () { bigClusterClick(m, entry, marker.gsFeature, marker.getLatLng(), marker.gsFrom); };
+      marker.on("click", open);
+      marker.on("keypress", function (e) { if (e.originalEvent.keyCode === 13) open(); }); // Enter
+      big.drawn.addLayer(marker);
+    } else {
+      marker.setLatLng(latlng);
+    }
+    marker.gsFeature = f;
+    var node = marker.getElement();
+    node.querySelector("span").textContent = bigCountText(count);
+    ["small", "medium", "large"].forEach(function (s) { node.classList.toggle("marker-cluster-" + s, s === size); });
+    node.classList.toggle("gs-highlight", !!f.properties.lit);
+    node.title = title;
+    node.setAttribute("aria-label", title);
+    return marker;
+  }
+
+  /* A cluster zooms in to where it splits, around itself; one that never splits (its events
+   * share a place) lists its events, each opening its popup. */
+  function bigClusterClick(m, entry, f, latlng, index) {
+    var id = f.properties.cluster_id;
+    var zoom = index.getClusterExpansionZoom(id);
+    if (zoom <= m.getMaxZoom() && m.getZoom() < m.getMaxZoom()) {
+      m.setView(latlng, Math.min(m.getMaxZoom(), Math.max(zoom, Math.floor(m.getZoom()) + 1)));
+      return;
+    }
+    var indices = index.getLeaves(id, Infinity).map(function (p) { return p.properties.i; });
+    indices.sort(function (a, b) { return a - b; }); // the layer's order: by date
+    var popupLayer = L.popup(popupOptions(m)).setLatLng(latlng);
+    popupLayer.setContent(bigList(m, entry, indices, popupLayer, BIG.listPage));
+    popupLayer.openOn(m);
+  }
+
+  /* A button that replaces the popup's content: its click must not reach the map, which would
+   * no longer find the button inside the popup and close it. */
+  function popupButton(className, text) {
+    var button = el("button", className, text);
+    button.type = "button";
+    L.DomEvent.disableClickPropagation(button);
+    return button;
+  }
+
+  /* The events of a place that holds many, ``shown`` of them listed (more on request). */
+  function bigList(m, entry, indices, popupLayer, shown) {
+    var doc = entry.doc, noun = doc.countAs || "features";
+    var box = el("article", "gs-popup gs-aside-list");
+    box.appendChild(el("h3", "", indices.length + " " + noun + " at this place"));
+    var list = el("ol");
+    indices.slice(0, shown).forEach(function (i) {
+      var li = el("li"), button = popupButton("gs-aside-item");
+      button.setAttribute("data-id", column(doc, doc.idField, i));
+      button.appendChild(el("span", "gs-date", column(doc, "when", i)));
+      button.appendChild(document.createTextNode(" " + (column(doc, "title", i) || column(doc, doc.titleField, i) || "")));
+      button.addEventListener("click", function () {
+        var one = popup(doc, i);
+        var back = popupButton("gs-aside-back", "← All " + indices.length + " " + noun + " here");
+        back.addEventListener("click", function () {
+          popupLayer.setContent(bigList(m, entry, indices, popupLayer, shown));
+        });
+        one.appendChild(back);
+        popupLayer.setContent(one);
+        var heading = popupLayer.getElement().querySelector("h3, .leaflet-popup-content");
+        if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
+      });
+      li.appendChild(button);
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    if (indices.length > shown) {
+      var more = popupButton("gs-aside-more", "Show " + Math.min(BIG.listPage, indices.length - shown) + " more");
+      more.addEventListener("click", function () {
+        popupLayer.setContent(bigList(m, entry, indices, popupLayer, shown + BIG.listPage));
+      });
+      box.appendChild(more);
+    }
+    return box;
+  }
+
+  /* The timeline's range: which events the index holds; the counts, at once. */
+  function bigRange(entry, from, to, counts) {
+    var doc = entry.doc, n = doc.count, changed = false, c = null;
+    if (doc.countAs) c = counts[doc.countAs] || (counts[doc.countAs] = [0, 0]);
+    for (var i = 0; i < n; i++) {
+      var show = inRange(doc, i, from, to);
+      if (c) { c[0] += show ? 1 : 0; c[1] += 1; }
+      if (show !== entry.shown[i]) { entry.shown[i] = show; changed = true; }
+    }
+    if (changed) bigSoon(entry);
+  }
+
+  function bigHighlight(entry, wanted) {
+    var big = entry.big, lit = new Uint8Array(entry.doc.count), count = 0;
+    Object.keys(wanted).forEach(function (id) {
+      var i = bigIndex(entry, id);
+      if (i >= 0 && !lit[i]) { lit[i] = 1; count += 1; }
+    });
+    var same = count === big.litCount && lit.every(function (v, i) { return v === big.lit[i]; });
+    big.lit = lit;
+    big.litCount = count;
+    if (!same) bigSoon(entry);
+  }
+
+  /** The row of feature ``id`` in a large layer, or -1 (the ids are indexed on first use). */
+  function bigIndex(entry, id) {
+    var big = entry.big;
+    if (!big.ids) {
+      var ids = entry.doc.columns[entry.doc.idField];
+      if (!ids) return -1; // not unpacked yet
+      big.ids = new Map();
+      for (var i = 0; i < ids.length; i++) {
+        if (ids[i] !== null && !big.ids.has(String(ids[i]))) big.ids.set(String(ids[i]), i);
+      }
+    }
+    var at = big.ids.get(String(id));
+    return at === undefined ? -1 : at;
+  }
+
+  function bigLatLng(entry, id) {
+    if (!entry.big) return null;
+    var i = bigIndex(entry, id);
+    if (i < 0 || (entry.features[i] && entry.features[i].gsFar)) return null;
+    return L.latLng(entry.doc.lat[i], entry.doc.lon[i]);
+  }
+
+  /* The large layer that holds ``id`` (a small layer's event wins a shared id). */
+  function bigFind(id, layerName) {
+    var names = layerName ? [layerName] : Object.keys(state.layers);
+    if (!layerName && id in state.events) return null;
+    for (var k = 0; k < names.length; k++) {
+      var entry = state.layers[names[k]];
+      if (!entry || !entry.big) continue;
+      var i = bigIndex(entry, id);
+      if (i >= 0) return { entry: entry, index: i };
+    }
+    return null;
+  }
+
+  function openBig(entry, i) {
+    var doc = entry.doc, m = state.map;
+    if (!entry.shown[i] && state.timeline) state.timeline.include(doc.start[i], doc.end[i]);
+    if (!m.hasLayer(entry.group)) m.addLayer(entry.group);
+    bigFlush(entry);
+    m.getContainer().scrollIntoView({ block: "nearest" });
+    var standIn = entry.features[i];
+    if (standIn) return openAsideOf(standIn);
+    var latlng = L.latLng(doc.lat[i], doc.lon[i]);
+    m.setView(latlng, m.getMaxZoom(), { animate: false }); // redrawn on moveend
+    var dot = entry.big.byIndex[i];
+    if (dot) {
+      dot.openPopup();
+    } else { // still in a pile at the deepest zoom: its popup, at its place
+      L.popup(popupOptions(m)).setLatLng(latlng).setContent(popup(doc, i)).openOn(m);
+    }
+    return true;
+  }
+  /*</big>*/
 
   /* --- controls ---------------------------------------------------------------------------- */
 
@@ -1211,6 +1684,8 @@ var GeoStory = (function () {
   function map(id, source) {
     var doc = typeof source === "string" ? JSON.parse(document.getElementById(source).textContent) : source;
     var container = document.getElementById(id);
+    /*<big>*/ var m = state.doc === doc ? state.map : null; // resumed once the big layers are unpacked
+    if (!m) { /*</big>*/
     container.style.background = doc.view.background;
     var m = L.map(id, {
       zoomSnap: 0.25,
@@ -1234,6 +1709,8 @@ var GeoStory = (function () {
     };
     m.on("zoomend", zoomClass);
     zoomClass();
+    /*<big>*/ if (unpackThen(doc, function () { map(id, doc); })) return m;
+    } /*</big>*/
     doc.layers.forEach(function (layerDoc) {
       drawLayer(m, layerDoc);
     });

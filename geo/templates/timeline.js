@@ -195,6 +195,7 @@
   function marks(track, doc, pos, max) {
     var rows = doc.layers.filter(function (l) { return l.start; });
     rows.forEach(function (layer, row) {
+      /*<big>*/ if (layer.packed) return binned(track, layer, row, pos); /*</big>*/
       for (var i = 0; i < layer.count; i++) {
         var start = layer.start[i], end = layer.end[i];
         if (start === null) continue;
@@ -211,4 +212,38 @@
     });
     track.style.height = 30 + rows.length * 9 + "px";
   }
+  /*<big>*/
+  /* A large layer's features as a histogram: one bar per stretch of days that holds any, the
+   * darker the more it holds (no element per feature). */
+  var BINS = 200;
+
+  function binned(track, layer, row, pos) {
+    var lo = Infinity, hi = -Infinity, k;
+    for (k = 0; k < layer.count; k++) {
+      if (layer.start[k] === null) continue;
+      lo = Math.min(lo, layer.start[k]);
+      hi = Math.max(hi, layer.start[k]);
+    }
+    if (lo === Infinity) return;
+    var width = Math.max(1, Math.ceil((hi - lo + 1) / BINS)), counts = [], most = 0;
+    for (k = 0; k < layer.count; k++) {
+      if (layer.start[k] === null) continue;
+      var b = Math.floor((layer.start[k] - lo) / width);
+      counts[b] = (counts[b] || 0) + 1;
+      most = Math.max(most, counts[b]);
+    }
+    var colour = layer.style.fillColor || layer.style.color;
+    counts.forEach(function (count, b) {
+      var from = lo + b * width;
+      var mark = el("span", "gs-tl-span gs-tl-bin");
+      mark.setAttribute("aria-hidden", "true");
+      mark.style.left = pos(from) + "%";
+      mark.style.width = Math.max(0.2, pos(from + width) - pos(from)) + "%";
+      mark.style.top = 22 + row * 9 + "px";
+      mark.style.opacity = String(0.25 + 0.75 * count / most);
+      mark.style.setProperty("--c", colour);
+      track.appendChild(mark);
+    });
+  }
+  /*</big>*/
 })();

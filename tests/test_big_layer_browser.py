@@ -1,0 +1,202 @@
+"""A large clustered point layer as a reader gets it: drawn on a canvas, clusters that zoom in,
+popups with the same text and safe links, the timeline's filter, and nothing fetched."""
+
+from __future__ import annotations
+
+import pytest
+
+from geo import contract
+from geo.build import build
+from tests.browser import READY, SETTLED, open_settled
+from tests.test_big_layer import HOSTILE, write_story
+
+pytestmark = pytest.mark.browser
+
+EVENTS = contract.LARGE_LAYER + 500
+SIZE = (1280, 800)
+PILE = (13.5111, 2.1111)  # five events share this place (write_story)
+
+LAYER = "() => GeoStory.state.layers.events"
+# Events in view: those in the clusters on show and the points drawn on the canvas.
+IN_VIEW = "() => GeoStory.state.layers.events.big.visible"
+DEEPEST = "([lat, lon]) => GeoStory.state.map.setView([lat, lon], GeoStory.state.map.getMaxZoom())"
+# A cluster near the map's middle (clear of the controls), marked for a reader's click.
+MARK_CLUSTER = """() => {
+  const box = document.querySelector('.gs-map').getBoundingClientRect();
+  const x = box.left + box.width / 2, y = box.top + box.height / 2;
+  const nodes = [...document.querySelectorAll('.gs-big-cluster')];
+  nodes.sort((a, b) => {
+    const d = (n) => { const r = n.getBoundingClientRect();
+      return Math.hypot(r.left + r.width / 2 - x, r.top + r.height / 2 - y); };
+    return d(a) - d(b);
+  });
+  if (!nodes.length) return false;
+  nodes[0].setAttribute('data-test-target', '1');
+  return true;
+}"""
+
+
+@pytest.fixture(scope="module")
+def big_page(tmp_path_factory):
+    story = write_story(tmp_path_factory.mktemp("big") / "story", EVENTS)
+    return build(story, tmp_path_factory.mktemp("big-out") / "dist").out / "index.html"
+
+
+@pytest.fixture
+def opened(browser, big_page):
+    page, watch = open_settled(browser, big_page, SIZE, 300)
+    yield page, watch
+    assert watch.errors == [] and watch.foreign == [] and watch.dialogs == []
+    page.close()
+
+
+def test_the_map_draws_clusters_not_a_marker_per_event(opened):
+    page, _ = opened
+    assert page.evaluate(f"() => ({LAYER})().big !== undefined")
+    icons = page.locator(".leaflet-marker-icon").count()
+    assert 0 < icons < EVENTS / 10
+    assert page.locator(".gs-big-cluster").count() > 0
+    assert page.locator(".leaflet-overlay-pane canvas").count() >= 1
+    assert page.locator(".gs-event").count() == 0  # no markercluster markers
+    assert page.evaluate(IN_VIEW) > EVENTS / 2
+    # the text version still lists the events
+    assert page.locator("#gs-events li").count() == 1_000
+
+
+def test_a_cluster_click_zooms_in(opened):
+    page, _ = opened
+    before = page.evaluate("() => GeoStory.state.map.getZoom()")
+    assert page.evaluate(MARK_CLUSTER)
+    page.click("[data-test-target]")
+    page.wait_for_function("(z) => GeoStory.state.map.getZoom() > z", arg=before)
+    page.wait_for_function(SETTLED)
+    assert page.evaluate("() => GeoStory.state.map.getZoom()") <= page.evaluate(
+        "() => GeoStory.state.map.getMaxZoom()"
+    )
+
+
+def test_clicking_a_point_opens_its_popup(opened):
+    page, _ = opened
+    page.evaluate(DEEPEST, [18, 8])
+    page.wait_for_function(SETTLED)
+    page.wait_for_timeout(200)
+    at = page.evaluate(
+        """() => { const e = GeoStory.state.layers.events, m = GeoStory.state.map;
+        const box = m.getContainer().getBoundingClientRect();
+        const dot = e.big.dots.find((d) => { const p = m.latLngToContainerPoint(d.getLatLng());
+          return p.x > 80 && p.y > 80 && p.x < box.width - 80 && p.y < box.height - 80; });
+        if (!dot) return null;
+        const p = m.latLngToContainerPoint(dot.getLatLng());
+        return {x: box.left + p.x, y: box.top + p.y, id: dot.gsId}; }"""
+    )
+    assert at, "no point drawn at the deepest zoom"
+    page.mouse.click(at["x"], at["y"])
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    n = int(at["id"].split("-")[1])
+    assert popup.locator("h3").inner_text() == (HOSTILE if n == 1 else f"Event {n}")
+    link = popup.locator("a.gs-source, .gs-source a").first
+    assert link.get_attribute("href") == f"https://example.org/events/{n}"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+
+
+def test_an_event_opens_from_the_text_version_with_its_text_as_text(opened):
+    page, _ = opened
+    page.evaluate("() => GeoStory.openEvent('ev-00001', 'events')")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert popup.locator("h3").inner_text() == HOSTILE
+    assert popup.locator("img").count() == 0
+    assert "49" not in popup.inner_text()
+
+
+def test_a_pile_at_one_place_lists_its_events(opened):
+    page, _ = opened
+    page.evaluate(DEEPEST, list(PILE))
+    page.wait_for_function(SETTLED)
+    page.wait_for_timeout(200)
+    assert page.evaluate(MARK_CLUSTER)
+    assert page.locator("[data-test-target]").inner_text() == "5"
+    zoom = page.evaluate("() => GeoStory.state.map.getZoom()")
+    page.click("[data-test-target]")
+    items = page.locator(".leaflet-popup-content .gs-aside-item")
+    items.first.wait_for()
+    assert items.count() == 5
+    assert page.evaluate("() => GeoStory.state.map.getZoom()") == zoom  # never beyond maxZoom
+    page.locator(".leaflet-popup-content .gs-aside-item[data-id='ev-00002']").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.locator("h3").wait_for()
+    assert HOSTILE in popup.inner_text()  # the description, shown as text
+    assert popup.locator("img").count() == 0
+    popup.locator(".gs-aside-back").click()
+    assert items.count() == 5
+
+
+def test_the_timeline_filters_the_drawn_events(opened):
+    page, _ = opened
+    before = page.evaluate(IN_VIEW)
+    handle = page.locator(".gs-tl-handle-1")
+    handle.focus()
+    for _ in range(5):
+        handle.press("PageDown")  # the end of the period five years earlier
+    page.wait_for_function(f"(n) => ({IN_VIEW})() < n", arg=before)
+    text = page.locator(".gs-tl-range").inner_text()
+    shown = int(text.split("·")[1].split(" of ")[0])
+    assert 0 < shown < EVENTS
+    page.locator(".gs-tl-all").click()
+    page.wait_for_function(f"(n) => ({IN_VIEW})() === n", arg=before)
+
+
+def test_a_chapter_style_highlight_marks_its_cluster(opened):
+    page, _ = opened
+    page.evaluate("() => GeoStory.highlight(['ev-00010'])")
+    page.wait_for_function("() => document.querySelector('.gs-big-cluster.gs-highlight')")
+    bounds = page.evaluate("() => GeoStory.boundsOf(['ev-00010']).getCenter()")
+    assert bounds["lat"] and bounds["lng"]
+    page.evaluate("() => GeoStory.highlight([])")
+    page.wait_for_function("() => !document.querySelector('.gs-big-cluster.gs-highlight')")
+
+
+def test_the_text_version_shows_an_event_on_the_map(opened):
+    page, _ = opened
+    page.locator("#gs-events-title").click()
+    button = page.locator("#gs-events .gs-show").first
+    event = button.get_attribute("data-event")
+    button.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    n = int(event.split("-")[1])
+    assert popup.locator(".gs-source a").get_attribute("href") == f"https://example.org/events/{n}"
+
+
+def test_clusters_are_reachable_by_keyboard(opened):
+    page, _ = opened
+    before = page.evaluate("() => GeoStory.state.map.getZoom()")
+    assert page.evaluate(MARK_CLUSTER)
+    target = page.locator("[data-test-target]")
+    assert target.get_attribute("tabindex") == "0"
+    assert "events here: zoom in" in target.get_attribute("aria-label")
+    target.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("(z) => GeoStory.state.map.getZoom() > z", arg=before)
+
+
+def test_a_fragment_opens_its_event(browser, big_page):
+    page = browser.new_page(viewport={"width": SIZE[0], "height": SIZE[1]})
+    page.goto(big_page.as_uri() + "#event=ev-00001")
+    page.wait_for_function(READY)
+    page.locator(".leaflet-popup-content h3").wait_for()
+    assert page.locator(".leaflet-popup-content h3").inner_text() == HOSTILE
+    page.close()
+
+
+def test_the_large_page_is_axe_clean(browser, big_page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page(viewport={"width": SIZE[0], "height": SIZE[1]})
+    page.goto(big_page.as_uri())
+    page.wait_for_function(READY)
+    page.wait_for_function(SETTLED)
+    violations = Axe().run(page).response["violations"]
+    page.close()
+    assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations] == []
