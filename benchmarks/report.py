@@ -1,6 +1,7 @@
 """BENCHMARKS.md from results.json: a table per workload, the issue's targets, and the method.
 
-The report is made from the raw results alone, so an old results.json renders the same way.
+The report is made from the raw results alone, so an old results.json renders the same way,
+plus ``gains.md``: the hand-kept record of what each change gained when it landed.
 """
 
 from __future__ import annotations
@@ -8,8 +9,12 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchmarks import browser
+
+# Hand-kept: what each change gained, measured when it landed (a run measures only the present).
+GAINS = Path(__file__).with_name("gains.md")
 
 Getter = Callable[[dict], float | None]
 
@@ -87,6 +92,7 @@ def markdown(results: dict) -> str:
         _targets(results, workloads),
         "## Results\n",
         *(_workload(w) for w in results["workloads"]),
+        GAINS.read_text(encoding="utf-8"),
         _method(results),
         _assets(results),
         _machine(results),

@@ -86,8 +86,9 @@ def open_event(page, event_id: str):
     if chip:  # far away: its place's chip at the frame's edge, then its line in the list
         page.locator(".gs-chip", has_text=chip).click()
         item = page.locator(f".gs-aside-item[data-id='{event_id}']")
-        if item.count():
+        if item.count():  # the chip's list first: its popup gives way to the event's
             item.click()
+            item.wait_for(state="detached", timeout=3000)
         popup.wait_for(timeout=3000)
         return popup
     for _ in range(15):
