@@ -225,7 +225,7 @@ def _web_frame(layer: Layer, warnings: list[Problem]) -> gpd.GeoDataFrame:
     """A lighter copy for the map: topology-preserving simplification, rounded coordinates."""
     frame = layer.frame
     geoms = frame.geometry.values
-    types = set(frame.geom_type)
+    types = set(frame.geom_type.unique())
     if types <= {"Point", "MultiPoint"}:
         simple = shapely.set_precision(geoms, POINT_GRID)
     elif types <= {"Polygon", "MultiPolygon"} and shapely.coverage_is_valid(geoms):

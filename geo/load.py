@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import math
+import operator
 import re
 import warnings as python_warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from shapely.validation import explain_validity
 
@@ -38,6 +41,21 @@ _DATE_FORMS = {  # precision -> (pattern, example)
     "year": (re.compile(r"^[0-9]{4}\Z"), "YYYY"),
     "month": (re.compile(r"^[0-9]{4}-[0-9]{2}\Z"), "YYYY-MM"),
     "day": (re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"), "YYYY-MM-DD"),
+}
+# Column-wise tests that clear every value they match (see _check_layer_properties): one
+# regular expression over a whole column, its values each followed by a newline (which none of
+# these patterns allows inside a value).
+_SLUGS = re.compile(r"(?:[a-z0-9]+(?:-[a-z0-9]+)*\n)*")
+# An http(s) URL that url_problem accepts: printable ASCII without spaces, whose host part
+# (what urlsplit calls the netloc) is plain letters, digits, dots, hyphens and an optional port.
+_PLAIN_URLS = re.compile(r"(?:https?://[A-Za-z0-9._~-]+(?::[0-9]*)?(?:[/?#][!-~]*)?\n)*")
+_TYPE_IDS = {
+    "Point": shapely.GeometryType.POINT,
+    "LineString": shapely.GeometryType.LINESTRING,
+    "Polygon": shapely.GeometryType.POLYGON,
+    "MultiPoint": shapely.GeometryType.MULTIPOINT,
+    "MultiLineString": shapely.GeometryType.MULTILINESTRING,
+    "MultiPolygon": shapely.GeometryType.MULTIPOLYGON,
 }
 _DIMENSION = {
     "Point": 0,
@@ -152,26 +170,19 @@ def _layer(
         )
         return None
     kind = kinds()[config.kind]
-    labels = [_feature_label(f, i, kind) for i, f in enumerate(features)]
+    labels = _Labels(features, kind)
     frame = _to_wgs84(frame, "crs" in doc, where, labels, errors, warnings)
     if frame is None:
         return None
     frame = _drop_z(frame, where, warnings)
     before = len(errors)
-    geometries = [
-        _check_geometry(g, kind, where, labels[i], errors, warnings)
-        for i, g in enumerate(frame.geometry)
-    ]
-    records = [
-        _check_properties(f.get("properties") or {}, f, kind, where, labels[i], errors)
-        for i, f in enumerate(features)
-    ]
-    _check_unique_ids(records, kind, where, errors)
-    columns = list(kind.fields) + sorted({k for r in records for k in r} - set(kind.fields))
+    geometries = _check_geometries(frame.geometry.values, kind, where, labels, errors, warnings)
+    data = _check_layer_properties(features, kind, where, labels, errors)
+    _check_unique_ids(data.get(kind.id_field or "id"), kind, where, errors)
+    columns = list(data)
     _check_category_field(config_where, config, columns, where, errors)
     if len(errors) > before:
         return None
-    data = {c: [r.get(c) for r in records] for c in columns}
     # A property may be called "geometry": it keeps its name, the geometry column takes another.
     geometry = _free_name("geometry", data)
     frame = gpd.GeoDataFrame({**data, geometry: geometries}, geometry=geometry, crs=WGS84)
@@ -228,6 +239,10 @@ def _read_geometries(
     """The geometries and CRS as GDAL reads them, from a copy of the file without properties:
     they come from the JSON itself, untouched by GDAL's type guessing (which turns "2024-03-16"
     into a timestamp, fails on "2024-02-30" and on integers past 64 bits)."""
+    if "crs" not in doc:
+        points = _plain_points(features)
+        if points is not None:
+            return gpd.GeoDataFrame(geometry=points, crs=WGS84)
     geometries_only = {
         "type": "FeatureCollection",
         **({"crs": doc["crs"]} if "crs" in doc else {}),
@@ -241,6 +256,30 @@ def _read_geometries(
     except Exception as exc:  # GDAL's own words are the most useful here
         errors.append(Problem(where, f"GDAL could not read it as GeoJSON: {exc}"))
         return None
+
+
+def _plain_points(features: list[dict]) -> Any:
+    """The geometries when every one is a plain 2D point (a "type" and two finite numbers that
+    a double holds exactly, as GDAL reads them), without a trip through GDAL; else None."""
+    coordinates = []
+    for feature in features:
+        geometry = feature["geometry"]
+        xy = geometry.get("coordinates")
+        if len(geometry) != 2 or geometry.get("type") != "Point" or type(xy) is not list:
+            return None
+        coordinates.append(xy)
+    if set(map(len, coordinates)) != {2}:
+        return None
+    flat = list(itertools.chain.from_iterable(coordinates))
+    types = set(map(type, flat))
+    if not types <= {float, int}:
+        return None
+    if int in types and not all(abs(v) < 2**53 for v in flat if type(v) is int):
+        return None
+    array = np.array(coordinates, dtype=float)
+    if not np.isfinite(array).all():
+        return None
+    return shapely.points(array)
 
 
 def _features(doc: Any, where: str, errors: list[Problem]) -> list[dict] | None:
@@ -313,6 +352,22 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
+class _Labels(Sequence[str]):
+    """Each feature's label for a problem, made only when a problem needs it."""
+
+    def __init__(self, features: list[dict], kind: Kind) -> None:
+        self._features = features
+        self._kind = kind
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        return _feature_label(self._features[index], int(index), self._kind)
+
+
 def _feature_label(feature: dict, index: int, kind: Kind) -> str:
     props = feature.get("properties") or {}
     fid = props.get(kind.id_field or "id", feature.get("id"))
@@ -324,7 +379,7 @@ def _to_wgs84(
     frame: gpd.GeoDataFrame,
     declared: bool,
     where: str,
-    labels: list[str],
+    labels: Sequence[str],
     errors: list[Problem],
     warnings: list[Problem],
 ) -> gpd.GeoDataFrame | None:
@@ -366,6 +421,27 @@ def _drop_z(frame: gpd.GeoDataFrame, where: str, warnings: list[Problem]) -> gpd
         return frame
     warnings.append(Problem(where, "z coordinates dropped: the map and exports are 2D"))
     return frame.set_geometry(shapely.force_2d(frame.geometry.values))
+
+
+def _check_geometries(
+    geoms: Any,
+    kind: Kind,
+    where: str,
+    labels: Sequence[str],
+    errors: list[Problem],
+    warnings: list[Problem],
+) -> list[Any]:
+    """The layer's geometries, each checked as _check_geometry does; the layer is tested at
+    once, and only the geometries that are missing, empty, of another type or invalid go
+    through _check_geometry, in order, so its problems come in the same order."""
+    array = np.asarray(geoms, dtype=object)
+    allowed = [_TYPE_IDS[t] for t in kind.geometry]
+    ok = np.isin(shapely.get_type_id(array), allowed) & ~shapely.is_empty(array)
+    ok[ok] = shapely.is_valid(array[ok])
+    out = list(array)
+    for i in np.flatnonzero(~ok).tolist():
+        out[i] = _check_geometry(array[i], kind, where, labels[i], errors, warnings)
+    return out
 
 
 def _check_geometry(
@@ -419,6 +495,174 @@ def _keep_dimension(geom: Any, dimension: int) -> Any:
         return None
     merged = shapely.union_all(parts)
     return merged if not merged.is_empty else None
+
+
+def _check_layer_properties(
+    features: list[dict], kind: Kind, where: str, labels: Sequence[str], errors: list[Problem]
+) -> dict[str, list[Any]]:
+    """The layer's properties as columns (its kind's fields first, then the others by name),
+    each value checked and normalised as _check_properties does for one feature.
+
+    A column is tested at once; the features that a column-wise test does not clear (a
+    problem, a nested value) go through _check_properties itself, in order, so the problems,
+    their order and the values are exactly those of checking every feature in turn."""
+    props = [f.get("properties") or {} for f in features]
+    columns = _columns(props)
+    suspects: set[int] = set()
+    for name, values in columns.items():
+        suspects.update(_property_suspects(name, values, props, kind))
+    out = dict(columns)
+    if kind.id_field is None:
+        fids = [f.get("id") for f in features]
+        if "id" in columns or any(fid is not None for fid in fids):
+            out["id"] = [p.get("id", fid) for p, fid in zip(props, fids, strict=True)]
+    empty = [None] * len(props)
+    for spec in kind.fields.values():
+        suspect, out[spec.name] = _check_column(spec, columns, empty)
+        suspects.update(suspect)
+    for i in sorted(suspects):
+        record = _check_properties(props[i], features[i], kind, where, labels[i], errors)
+        for name, values in out.items():
+            values[i] = record.get(name)
+    names = list(kind.fields) + sorted(set(out) - set(kind.fields))
+    return {name: out[name] for name in names}
+
+
+def _columns(props: list[dict]) -> dict[str, list[Any]]:
+    """Each property name with its value in every feature (None where a feature lacks it)."""
+    names = list(set().union(*props))
+    if not names:
+        return {}
+    if set(map(len, props)) == {len(names)}:  # every feature has every property
+        rows = list(map(operator.itemgetter(*names), props))
+        values = [rows] if len(names) == 1 else [list(c) for c in zip(*rows, strict=True)]
+    else:
+        values = [[p.get(name) for p in props] for name in names]
+    return dict(zip(names, values, strict=True))
+
+
+def _indices(values: list[Any], types: Iterable[type]) -> list[int]:
+    return [i for i, v in enumerate(values) if type(v) in types]
+
+
+def _property_suspects(name: str, values: list[Any], props: list[dict], kind: Kind) -> list[int]:
+    """The features whose value of ``name`` _property_problem may refuse, or that is nested
+    (written as JSON text): every feature whose value this column-wise test cannot clear."""
+    if name == COUNTRY_FIELD or not _is_unicode(name):
+        return [i for i, p in enumerate(props) if name in p]
+    types = set(map(type, values))
+    nested = types - {str, int, float, bool, type(None)}  # dict, list
+    out = _indices(values, nested) if nested else []
+    if bool in types and name == "id" and kind.id_field is None:
+        out += _indices(values, (bool,))
+    if int in types:
+        ints = [v for v in values if type(v) is int]
+        if not (_in_int64(min(ints)) and _in_int64(max(ints))):
+            out += [i for i, v in enumerate(values) if type(v) is int and not _in_int64(v)]
+    if float in types:
+        floats = np.array([v for v in values if type(v) is float], dtype=float)
+        if not np.isfinite(floats).all():
+            out += [i for i, v in enumerate(values) if type(v) is float and not math.isfinite(v)]
+    if str in types:
+        texts = values if types == {str} else [v for v in values if type(v) is str]
+        if not _is_unicode("".join(texts)):
+            out += [i for i, v in enumerate(values) if type(v) is str and not _is_unicode(v)]
+    return out
+
+
+def _check_column(
+    spec: FieldSpec, columns: dict[str, list[Any]], empty: list[None]
+) -> tuple[list[int], list[Any]]:
+    """The features whose value of the field ``spec`` is missing while required, lacks a
+    field it requires, or does not fit the spec; and the column of normalised values (None
+    where the value is missing or does not fit)."""
+    values = columns.get(spec.name, empty)
+    if None in values or "" in values:
+        present = [i for i, v in enumerate(values) if not (v is None or v == "")]
+        suspects = [] if not spec.required else sorted(set(range(len(values))) - set(present))
+    else:
+        present, suspects = range(len(values)), []
+    for needed in spec.requires:
+        other = columns.get(needed, empty)
+        suspects += [i for i in present if other[i] in (None, "")]
+    given = values if len(present) == len(values) else [values[i] for i in present]
+    if not _all_fit(spec, given):
+        return _check_each(spec, values, present, columns, suspects)
+    out = list(values)  # text, a slug, a URL or a float: normalised, it is the same
+    if len(present) < len(values):
+        for i in set(range(len(values))) - set(present):
+            out[i] = None
+    return suspects, out
+
+
+def _all_fit(spec: FieldSpec, given: list[Any]) -> bool:
+    """True when every value in ``given`` (none missing) is cleared by a column-wise test."""
+    if not given:
+        return True
+    types = set(map(type, given))
+    if spec.type == "text":
+        return types == {str}
+    if spec.type in ("slug", "url") and types == {str}:
+        text = "\n".join(given) + "\n"
+        pattern = _SLUGS if spec.type == "slug" else _PLAIN_URLS
+        return text.count("\n") == len(given) and pattern.fullmatch(text) is not None
+    if spec.type == "number" and types == {float}:
+        array = np.array(given, dtype=float)
+        low = -math.inf if spec.min is None else spec.min
+        high = math.inf if spec.max is None else spec.max
+        return bool((np.isfinite(array) & (array >= low) & (array <= high)).all())
+    return False
+
+
+def _check_each(
+    spec: FieldSpec,
+    values: list[Any],
+    present: Iterable[int],
+    columns: dict[str, list[Any]],
+    suspects: list[int],
+) -> tuple[list[int], list[Any]]:
+    """_check_column's test one value at a time, each distinct value (and precision) once."""
+    precisions = columns.get(spec.precision) if spec.precision else None
+    out: list[Any] = [None] * len(values)
+    present = list(present)
+    given = [values[i] for i in present]
+    ranks = [precisions[i] for i in present] if precisions is not None else [None] * len(given)
+    if set(map(type, given)) == {str} and set(map(type, ranks)) <= {str, type(None)}:
+        pairs = list(zip(given, ranks, strict=True))  # the usual case: text and its precision
+        fits = {pair: _fits(spec, *pair) for pair in set(pairs)}
+        for i, pair in zip(present, pairs, strict=True):
+            fit = fits[pair]
+            if fit is None:
+                suspects.append(i)
+            else:
+                out[i] = fit[0] if spec.type == "date" else pair[0]
+        return suspects, out
+    known: dict[Any, Any] = {}
+    for i in present:
+        value = values[i]
+        precision = precisions[i] if precisions is not None else None
+        key = (type(value), value, type(precision), precision)
+        try:
+            fit = known[key]
+        except KeyError:
+            fit = known[key] = _fits(spec, value, precision)
+        except TypeError:  # a list or an object: never fits
+            fit = _fits(spec, value, precision)
+        if fit is None:
+            suspects.append(i)
+        elif spec.type == "date":
+            out[i] = fit[0]
+        else:  # the value itself: 0.0 and -0.0 are one key of ``known``
+            out[i] = _normalise(spec, value)
+    return suspects, out
+
+
+def _fits(spec: FieldSpec, value: Any, precision: Any) -> tuple[Any] | None:
+    """(the normalised value,) when ``value`` fits the spec, else None."""
+    props = {spec.precision: precision} if spec.precision else {}
+    if _check_value(spec, value, props) is not None:
+        return None
+    return (_normalise(spec, value),)
 
 
 def _check_properties(
@@ -598,7 +842,7 @@ def _check_date(value: Any, precision: Any) -> str | bool | None:
         _parse_date(value)
     except ValueError as exc:
         return str(exc)
-    if precision in _DATE_FORMS and form != precision:
+    if isinstance(precision, str) and precision in _DATE_FORMS and form != precision:
         return f"precision is {precision!r}, so write it as {_DATE_FORMS[precision][1]}"
     return None
 
@@ -616,11 +860,17 @@ def _normalise(spec: FieldSpec, value: Any) -> Any:
     return value
 
 
-def _check_unique_ids(records: list[dict], kind: Kind, where: str, errors: list[Problem]) -> None:
+def _check_unique_ids(ids: list[Any] | None, kind: Kind, where: str, errors: list[Problem]) -> None:
+    """Each repeated id, with the feature that has it first; ``ids`` is the layer's column of
+    ids (None when it has none)."""
+    if ids is None:
+        return
     field = kind.id_field or "id"
+    given = [fid for fid in ids if fid is not None]
+    if len(set(given)) == len(given):
+        return
     seen: dict[Any, int] = {}
-    for i, record in enumerate(records):
-        fid = record.get(field)
+    for i, fid in enumerate(ids):
         if fid is None:
             continue
         if fid in seen:

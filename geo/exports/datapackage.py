@@ -38,6 +38,7 @@ from geo.exports.tables import (
     field_names,
     interval_names,
     licence,
+    shared,
 )
 from geo.figures import FigureTable, export_rows
 from geo.kinds import PRECISIONS, FieldSpec
@@ -239,7 +240,11 @@ def _sources(layers: Sequence[Layer], cited: set[tuple[str, str | None]]) -> lis
 
 def _source_pairs(layer: Layer) -> set[tuple[str, str | None]]:
     """(title, url) of the layer's source and of each source its features cite (the fields
-    geo.exports.tables.sources reads)."""
+    geo.exports.tables.sources reads); found once per layer while the exports are written."""
+    return set(shared("source pairs", (layer,), lambda: _layer_source_pairs(layer)))
+
+
+def _layer_source_pairs(layer: Layer) -> set[tuple[str, str | None]]:
     pairs = {(layer.config.source_name, layer.config.source_url)}
     for name_field, url_field in (_PER_FEATURE_SOURCE, ("note_source_name", "note_source_url")):
         if name_field in layer.frame:

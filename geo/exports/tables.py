@@ -27,12 +27,13 @@ in the Shapefile's ``fields.txt``. Geometries are written 2D (x, y), as the map 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -63,6 +64,7 @@ _DIMENSIONS = {  # geometry type -> (dimension name, multi-part type)
     "Polygon": ("polygons", "MultiPolygon"),
     "MultiPolygon": ("polygons", "MultiPolygon"),
 }
+_DIMENSION_NAMES = {t: names[0] for t, names in _DIMENSIONS.items()}
 _STYLE_GEOMETRY = {"points": "point", "lines": "line", "polygons": "polygon"}
 
 # The file each format writes per layer (named after the layer) or per story (after the story).
@@ -96,24 +98,37 @@ class Table:
         title = self.layer.config.title
         return title if self.name == self.layer.name else f"{title} ({self.dimension})"
 
-    @property
+    @cached_property
     def dimension(self) -> str | None:
         """'points', 'lines' or 'polygons'; None when the table mixes them."""
-        found = {_DIMENSIONS[t][0] for t in self.frame.geom_type}
+        found = {_DIMENSIONS[t][0] for t in self.frame.geom_type.unique()}
         return found.pop() if len(found) == 1 else None
 
 
-# Inside shared_typed_frames(): (id(layer), id(scene)) -> (layer, scene, typed frame); the
-# layer and scene are kept so that their ids cannot be reused while the block runs.
-_SHARED_FRAMES: ContextVar[dict[tuple[int, int], tuple[Any, Any, gpd.GeoDataFrame]] | None] = (
-    ContextVar("shared_typed_frames", default=None)
+# Inside shared_typed_frames(): (what, id(object)...) -> (the objects, the value); the objects
+# are kept so that their ids cannot be reused while the block runs.
+_SHARED_FRAMES: ContextVar[dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] | None] = ContextVar(
+    "shared_typed_frames", default=None
 )
+T = TypeVar("T")
+
+
+def shared(what: str, objects: tuple[Any, ...], make: Callable[[], T]) -> T:
+    """``make()``, made once per ``objects`` inside :func:`shared_typed_frames`."""
+    shared = _SHARED_FRAMES.get()
+    if shared is None:
+        return make()
+    key = (what, *map(id, objects))
+    if key not in shared:
+        shared[key] = (objects, make())
+    return shared[key][1]
 
 
 @contextmanager
 def shared_typed_frames() -> Iterator[None]:
     """Inside the block, :func:`typed_frame` types each layer once and gives every writer that
-    same frame (a write of every format typed a 100,000-feature layer once per format).
+    same frame (a write of every format typed a 100,000-feature layer once per format); so
+    are a table's style (:func:`table_style`) and a layer's sources (:func:`sources`) made once.
 
     Writers must treat the shared frame as read-only: a change goes to a copy
     (``frame.copy()``, ``frame.rename(...)``, ``frame[mask]``), never to the frame itself.
@@ -142,13 +157,7 @@ def typed_frame(layer: Layer, scene: LayerScene | None = None) -> gpd.GeoDataFra
 
     Computed once per layer and scene inside :func:`shared_typed_frames`.
     """
-    shared = _SHARED_FRAMES.get()
-    if shared is None:
-        return _typed_frame(layer, scene)
-    key = (id(layer), id(scene))
-    if key not in shared:
-        shared[key] = (layer, scene, _typed_frame(layer, scene))
-    return shared[key][2]
+    return shared("frame", (layer, scene), lambda: _typed_frame(layer, scene))
 
 
 def _typed_frame(layer: Layer, scene: LayerScene | None) -> gpd.GeoDataFrame:
@@ -177,8 +186,24 @@ def _as_written(frame: gpd.GeoDataFrame, name: str, spec: FieldSpec | None) -> p
         return column
     precisions = frame[spec.precision] if spec.precision in frame else [None] * len(frame)
     return pd.Series(
-        [as_written(v, p) for v, p in zip(column, precisions, strict=True)], index=frame.index
+        _each_once(as_written, zip(column, precisions, strict=True)), index=frame.index
     )
+
+
+def _each_once(function: Callable[..., T], arguments: Iterable[tuple[Any, ...]]) -> list[T]:
+    """``function(*a)`` for each tuple ``a`` (of dates, precisions and missing values): called
+    once per distinct tuple, as a layer's dates repeat."""
+    known: dict[tuple[Any, ...], T] = {}
+    out = []
+    for args in arguments:
+        try:
+            value = known[args]
+        except KeyError:
+            value = known[args] = function(*args)
+        except TypeError:  # unhashable
+            value = function(*args)
+        out.append(value)
+    return out
 
 
 def interval_names(layer: Layer) -> tuple[str, str]:
@@ -193,16 +218,16 @@ def _interval(
 ) -> tuple[pd.Series, pd.Series]:
     """The first and last day each feature's dates cover, as typed date columns."""
     start, start_precision, end, end_precision = time
-    spans = [
-        span(*values)
-        for values in zip(
+    spans = _each_once(
+        span,
+        zip(
             _values(frame, start),
             _values(frame, start_precision),
             _values(frame, end),
             _values(frame, end_precision),
             strict=True,
-        )
-    ]
+        ),
+    )
     return tuple(
         _typed_column(pd.Series([s[i] for s in spans], index=frame.index, dtype=object), "date")
         for i in (0, 1)
@@ -291,14 +316,14 @@ def tables(
         return [_table(layer.name, layer, frame, promote)]
     return [
         _table(split_name(layer, dimension), layer, frame[dimensions == dimension], promote)
-        for dimension in sorted(set(dimensions))
+        for dimension in sorted(set(dimensions.unique()))
     ]
 
 
 def table_names(layer: Layer) -> list[str]:
     """The names of the layer's tables where each holds one dimension (GeoPackage, KML,
     Shapefile), as :func:`tables` names them with ``split``."""
-    dimensions = set(_dimensions(layer.frame))
+    dimensions = set(_dimensions(layer.frame).unique())
     if len(dimensions) == 1:
         return [layer.name]
     return [split_name(layer, d) for d in sorted(dimensions)]
@@ -309,11 +334,11 @@ def split_name(layer: Layer, dimension: str) -> str:
 
 
 def _dimensions(frame: gpd.GeoDataFrame) -> pd.Series:
-    return frame.geom_type.map(lambda t: _DIMENSIONS[t][0])
+    return frame.geom_type.map(_DIMENSION_NAMES)
 
 
 def _table(name: str, layer: Layer, frame: gpd.GeoDataFrame, promote: bool) -> Table:
-    types = set(frame.geom_type)
+    types = set(frame.geom_type.unique())
     multi = {_DIMENSIONS[t][1] for t in types}
     if len(types) == 1:
         return Table(name, layer, frame, types.pop())
@@ -378,7 +403,11 @@ def scene_of(story: Story, layer: Layer) -> LayerScene:
 def table_style(table: Table, scene: LayerScene) -> LayerStyle | None:
     """The table's symbology from its layer's scene (None for a table that mixes geometry
     dimensions), naming the category field as the table does (a renamed property keeps its
-    colours)."""
+    colours). Made once per table and scene inside :func:`shared_typed_frames`."""
+    return shared("style", (table, scene), lambda: _table_style(table, scene))
+
+
+def _table_style(table: Table, scene: LayerScene) -> LayerStyle | None:
     if table.dimension is None:
         return None
     field = scene.categories.field if scene.categories else None
@@ -392,7 +421,12 @@ def table_style(table: Table, scene: LayerScene) -> LayerStyle | None:
 
 
 def sources(layer: Layer) -> list[str]:
-    """Where a layer comes from: its own source and every source its features cite."""
+    """Where a layer comes from: its own source and every source its features cite (made once
+    per layer inside :func:`shared_typed_frames`)."""
+    return list(shared("sources", (layer,), lambda: _sources(layer)))
+
+
+def _sources(layer: Layer) -> list[str]:
     pairs = {(layer.config.source_name, layer.config.source_url)}
     frame = layer.frame
     for name_field, url_field in (

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 
 from geo.kinds import PALETTE, kinds
@@ -27,9 +28,17 @@ def records(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
+def each_record(frame: gpd.GeoDataFrame) -> Iterator[dict[str, Any]]:
+    """:func:`records` one row at a time: the dicts of every row are never all held at once."""
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    values = [frame[c].tolist() for c in columns]
+    for row in zip(*values, strict=True):
+        yield dict(zip(columns, row, strict=True))
+
+
 def family(frame: gpd.GeoDataFrame) -> Family:
     """'point', 'line' or 'polygon' (the last also for a mix of dimensions)."""
-    types = set(frame.geom_type)
+    types = set(frame.geom_type.unique())
     if types <= {"Point", "MultiPoint"}:
         return "point"
     if types <= {"LineString", "MultiLineString"}:
@@ -66,7 +75,10 @@ def categories(layer: Layer, fam: Family, base: Symbol) -> Categories | None:
     field = layer.config.category_field
     if not field or field not in layer.frame:
         return None
-    colours = category_colours(layer.config.categories, layer.frame[field])
+    column = layer.frame[field]
+    # Text columns: each distinct value once (100,000 events have a few categories).
+    values = column.unique() if isinstance(column.dtype, pd.StringDtype) else column
+    colours = category_colours(layer.config.categories, values)
     return Categories(field, {v: base.coloured(c, fam) for v, c in colours.items()})
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import shapely
 
 from geo.combine import COUNTRY_FIELD, Story
 from geo.dates import as_written, day_number, span
-from geo.kindmods.common import categories, category_legend, source_row, symbol
+from geo.kindmods.common import categories, category_legend, each_record, source_row, symbol
 from geo.kindmods.common import records as rows_of
 from geo.load import Layer
 from geo.scene import LayerScene, LegendEntry
@@ -47,12 +48,14 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     base = symbol(layer.config.style, "point", "event")
     cats = categories(layer, "point", base)
     records = rows_of(frame)
-    edges = _edge_positions(list(frame.geometry), [r["place"] for r in records], view)
+    points = list(np.asarray(frame.geometry.values))  # faster than iterating the GeoSeries
+    edges = _edge_positions(points, [r["place"] for r in records], view)
     edges = [None if is_country_level(r) else e for r, e in zip(records, edges, strict=True)]
     far_places = [r["place"] for r, far in zip(records, edges, strict=True) if far]
     rows, geometries = [], []
-    for record, geom, far in zip(records, frame.geometry, edges, strict=True):
-        rows.append(_columns(record, geom, far, cats.field if cats else None))
+    dated: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # the dates' texts, made once per date
+    for record, geom, far in zip(records, points, edges, strict=True):
+        rows.append(_columns(record, geom, far, cats.field if cats else None, dated))
         geometries.append(far[0] if far else geom)
     drawn = frame.assign(**{k: [r[k] for r in rows] for k in rows[0]})
     drawn[frame.geometry.name] = geometries  # far-away events move to the edge
@@ -67,6 +70,8 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     if far_places:
         places = ", ".join(dict.fromkeys(far_places))
         legend.append(LegendEntry("arrow", f"Far away ({places}): at the edge", "#333333"))
+    del frame, records, rows, geometries, points, edges  # a million events: memory
+    listing = tuple(_listing(layer.name, r) for r in each_record(drawn))
     return LayerScene(
         name=layer.name,
         kind="events",
@@ -89,12 +94,19 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         time=("date", "date_precision", "end_date", "date_precision"),
         days=("start_day", "end_day"),
         count_as="events",
-        listing=tuple(_listing(layer.name, r) for r in rows_of(drawn)),
+        listing=listing,
     )
 
 
-def _columns(record: dict, geom: Any, far: tuple | None, category_field: str | None) -> dict:
-    """What the popup, the hover title and the text version read, as text."""
+def _columns(
+    record: dict,
+    geom: Any,
+    far: tuple | None,
+    category_field: str | None,
+    dated: dict[tuple[Any, ...], tuple[Any, ...]],
+) -> dict:
+    """What the popup, the hover title and the text version read, as text; ``dated`` keeps
+    the texts of each (date, end date, precision) already met."""
     place = record["place"]
     country = record.get(COUNTRY_FIELD)
     if not missing(country) and country not in place:
@@ -102,13 +114,16 @@ def _columns(record: dict, geom: Any, far: tuple | None, category_field: str | N
     precision = PRECISION_TEXT.get(record["location_precision"], record["location_precision"])
     if not missing(record.get("precision_km")):
         precision += f" ({km(record['precision_km'])})"
-    when = format_range(record["date"], record.get("end_date"), record["date_precision"])
-    first, last = span(record["date"], record["date_precision"], record.get("end_date"))
+    key = (record["date"], record.get("end_date"), record["date_precision"])
+    try:
+        start_day, end_day, when, when_iso = dated[key]
+    except KeyError:
+        start_day, end_day, when, when_iso = dated[key] = _dates(*key)
     return {
-        "start_day": day_number(first),
-        "end_day": day_number(last),
+        "start_day": start_day,
+        "end_day": end_day,
         "when": when,
-        "when_iso": as_written(record["date"], record["date_precision"]),  # HTML's month/year forms
+        "when_iso": when_iso,  # HTML's month/year forms
         "hover": f"{when}: {record['title']}",  # a range keeps its end
         "category_text": str(record[category_field]) if category_field else None,
         "place_text": place,
@@ -126,6 +141,13 @@ def _columns(record: dict, geom: Any, far: tuple | None, category_field: str | N
         "area": area_of(record) if is_country_level(record) else None,
         "date_vague": is_vague_date(record),
     }
+
+
+def _dates(date: Any, end: Any, precision: Any) -> tuple[Any, ...]:
+    """An event's first and last day numbers, its dates in words, its date as written."""
+    first, last = span(date, precision, end)
+    when = format_range(date, end, precision)
+    return day_number(first), day_number(last), when, as_written(date, precision)
 
 
 def is_country_level(record: dict[str, Any]) -> bool:
@@ -194,9 +216,15 @@ def _edge_positions(
     center = inner.centroid
     out: list[tuple[Any, float] | None] = [None] * len(points)
     groups: dict[str, list[int]] = {}
-    for i, point in enumerate(points):
-        if is_far(point, view):
-            groups.setdefault(places[i], []).append(i)
+    xs, ys = shapely.get_x(points), shapely.get_y(points)  # as is_far tests each point
+    near = (
+        (minx - FAR_MARGIN <= xs)
+        & (xs <= maxx + FAR_MARGIN)
+        & (miny - FAR_MARGIN <= ys)
+        & (ys <= maxy + FAR_MARGIN)
+    )
+    for i in np.flatnonzero(~near).tolist():
+        groups.setdefault(places[i], []).append(i)
     for members in groups.values():
         target = points[members[0]]
         crossing = shapely.intersection(shapely.LineString([center, target]), inner.exterior)
