@@ -71,9 +71,14 @@ READY = "() => window.GeoStory && GeoStory.state.map && GeoStory.state.eventLaye
 SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
 
 
-def open_settled(browser, index: Path, size: tuple[int, int], pause_ms: int):
-    """A page of ``size`` on ``index`` (a file), watched, once its map has settled."""
-    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+def open_settled(browser, index: Path, size: tuple[int, int], pause_ms: int, still: bool = True):
+    """A page of ``size`` on ``index`` (a file), watched, once its map has settled.
+
+    ``still``: as a reader who asked for reduced motion (no zoom or cluster animations), which
+    the page honours; the end states are a moving reader's, reached without waiting on
+    animations. Tests of what happens while the map moves pass ``still=False``."""
+    motion = "reduce" if still else "no-preference"
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]}, reduced_motion=motion)
     watch = Watch("file://")
     watch.attach(page)
     page.goto(index.as_uri())

@@ -61,7 +61,10 @@ RESET = """([lat, lon, zoom]) => {
 HIT = """([x, y]) => {
   const node = document.elementFromPoint(x, y);
   if (!node) return null;
-  if (node.closest('.leaflet-marker-icon, .leaflet-control, .leaflet-popup')) return 'marker';
+  // a site's uncertainty ring is the site's: its popup, not the country's
+  if (node.closest('.leaflet-marker-icon, .leaflet-control, .leaflet-popup, .gs-base-ring')) {
+    return 'marker';
+  }
   return node.tagName.toLowerCase();
 }"""
 

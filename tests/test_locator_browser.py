@@ -51,8 +51,8 @@ BEYOND = """() => {
 def open_map(browser, default_build):
     pages = []
 
-    def opener(size=(1280, 800)):
-        page, watch = open_settled(browser, default_build.out / "index.html", size, 300)
+    def opener(size=(1280, 800), still=True):
+        page, watch = open_settled(browser, default_build.out / "index.html", size, 300, still)
         pages.append((page, watch))
         return page
 
@@ -69,7 +69,7 @@ def settle(page, ms: int = 450) -> None:
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_labels_collide_with_no_label_and_no_marker(open_map, size):
-    page = open_map(size)
+    page = open_map(size, still=False)  # labels give way again once the animations settle
     found = page.evaluate(OVERLAPS)
     assert found["overlaps"] == []
     # the story's own names are on the map: its country, and on a desktop its key sites

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from geo.build import build
-from tests.browser import Watch, serve
+from tests.browser import READY, SETTLED, Watch, serve
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,6 @@ COUNT_MARKERS = """() => {
   return lone + clustered + listed;
 }"""
 
-SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
 
 # The cluster that holds an event's marker: marked so Playwright can click it like a reader.
 MARK_PARENT = """(id) => {
@@ -54,11 +53,11 @@ def open_default(browser, site, how: str):
     result, http_url = site
     url = (result.out / "index.html").as_uri() if how == "file" else http_url
     origin = "file://" if how == "file" else http_url
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
     watch = Watch(origin)
     watch.attach(page)
     page.goto(url)
-    page.wait_for_function("() => window.GeoStory && GeoStory.state.eventLayer")
+    page.wait_for_function(READY)
     return page, watch, result
 
 
@@ -179,7 +178,7 @@ def test_layer_control_hides_and_shows_events(opened):
 def test_phone_viewport_fits(browser, default_build, tmp_path):
     page = browser.new_page(viewport={"width": 375, "height": 667})
     page.goto((default_build.out / "index.html").as_uri())
-    page.wait_for_function("() => window.GeoStory && GeoStory.state.eventLayer")
+    page.wait_for_function(READY)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
     for selector in (
         ".gs-map",
@@ -265,3 +264,20 @@ def test_far_away_events_point_the_way_from_the_edge(opened):
         or moscow["y"] + moscow["height"] <= washington["y"]
     )
     assert apart
+
+
+# Zoom in as a click on "+" does: animated, the map reaches the new zoom only when the
+# animation ends; without animation, at once.
+ZOOMED_AT_ONCE = """() => { const m = GeoStory.state.map, before = m.getZoom();
+  m.zoomIn(1);
+  return m.getZoom() > before; }"""
+
+
+def test_a_reader_who_asked_for_less_motion_gets_no_animation(browser, default_build):
+    for motion, at_once in (("reduce", True), ("no-preference", False)):
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, reduced_motion=motion)
+        page.goto((default_build.out / "index.html").as_uri())
+        page.wait_for_function(READY)
+        page.wait_for_function(SETTLED)
+        assert page.evaluate(ZOOMED_AT_ONCE) is at_once, motion
+        page.close()

@@ -41,7 +41,7 @@
   GeoStory.navigate = function (doc, m) {
     var story = GeoStory.state;
     var chapters = doc.chapters || [];
-    var reduced = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    var reduced = story.still; // the reader asked for less motion: no flights
     var current = null; // the chapter shown (0-based), null while the reader explores
     var openId = null; // the feature whose popup is open
     var moved = false; // the reader moved the map: the view belongs in the fragment

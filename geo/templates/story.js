@@ -53,6 +53,8 @@ var GeoStory = (function () {
     asides: [], // events not drawn as points: a chip per far place, a badge per country
     range: null, // [first day, last day] the timeline shows, in days since 1970-01-01
     embedded: window.self !== window.top,
+    // a reader who asked for less motion: no zoom, fade or cluster animations
+    still: !!(window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches),
   };
 
   var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -290,7 +292,8 @@ var GeoStory = (function () {
       button.type = "button";
       button.appendChild(el("span", "gs-site-event-date", e.date));
       button.appendChild(document.createTextNode(" " + e.title));
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (click) {
+        L.DomEvent.stop(click);
         if (state.map) state.map.closePopup();
         openEvent(e.id, e.layer);
       });
@@ -608,6 +611,7 @@ var GeoStory = (function () {
       maxClusterRadius: 20,
       spiderfyOnMaxZoom: true,
       spiderfyDistanceMultiplier: 1.6,
+      animate: !state.still,
     });
   }
 
@@ -849,7 +853,8 @@ var GeoStory = (function () {
         var back = el("button", "gs-aside-back", "← All " + shown.length + " events " +
           (aside.chip ? "in " : "across ") + aside.name);
         back.type = "button";
-        back.addEventListener("click", function () {
+        back.addEventListener("click", function (e) {
+          L.DomEvent.stop(e); // the button leaves the page: the map must not take the click
           popupLayer.setContent(asideContent(m, aside, null, popupLayer));
           fitPopup(m, popupLayer, aside);
         });
@@ -866,7 +871,8 @@ var GeoStory = (function () {
       button.setAttribute("data-id", column(doc, doc.idField, i));
       button.appendChild(el("span", "gs-date", column(doc, "when", i)));
       button.appendChild(document.createTextNode(" " + (column(doc, "title", i) || "")));
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (e) {
+        L.DomEvent.stop(e); // the button leaves the page: the map must not take the click
         popupLayer.setContent(asideContent(m, aside, i, popupLayer));
         fitPopup(m, popupLayer, aside);
         var heading = popupLayer.getElement().querySelector("h3, .leaflet-popup-content");
@@ -1057,10 +1063,20 @@ var GeoStory = (function () {
       marker.openPopup(); // at the map's edge
       return true;
     }
-    marker.gsCluster.zoomToShowLayer(marker, function () {
-      marker.openPopup();
-    });
+    openClustered(marker, true);
     return true;
+  }
+
+  /* Zoom and spiderfy until a clustered marker shows, then open its popup. Without animations
+   * (reduced motion) markercluster calls back before the map's zoom has ended, and the zoom's
+   * end folds the spider again: then, once the map has settled, it is shown again from there. */
+  function openClustered(marker, again) {
+    marker.gsCluster.zoomToShowLayer(marker, function () {
+      setTimeout(function () {
+        if (marker.getElement()) marker.openPopup();
+        else if (again) openClustered(marker, false);
+      }, 0);
+    });
   }
 
   /*<big>*/
@@ -1406,10 +1422,12 @@ var GeoStory = (function () {
       button.setAttribute("data-id", column(doc, doc.idField, i));
       button.appendChild(el("span", "gs-date", column(doc, "when", i)));
       button.appendChild(document.createTextNode(" " + (column(doc, "title", i) || column(doc, doc.titleField, i) || "")));
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (e) {
+        L.DomEvent.stop(e); // the button leaves the page: the map must not take the click
         var one = popup(doc, i);
         var back = popupButton("gs-aside-back", "← All " + indices.length + " " + noun + " here");
-        back.addEventListener("click", function () {
+        back.addEventListener("click", function (e) {
+          L.DomEvent.stop(e);
           popupLayer.setContent(bigList(m, entry, indices, popupLayer, shown));
         });
         one.appendChild(back);
@@ -1423,7 +1441,8 @@ var GeoStory = (function () {
     box.appendChild(list);
     if (indices.length > shown) {
       var more = popupButton("gs-aside-more", "Show " + Math.min(BIG.listPage, indices.length - shown) + " more");
-      more.addEventListener("click", function () {
+      more.addEventListener("click", function (e) {
+        L.DomEvent.stop(e);
         popupLayer.setContent(bigList(m, entry, indices, popupLayer, shown + BIG.listPage));
       });
       box.appendChild(more);
@@ -1694,6 +1713,9 @@ var GeoStory = (function () {
       maxBounds: doc.view.maxBounds,
       maxBoundsViscosity: 1,
       gestureHandling: state.embedded,
+      zoomAnimation: !state.still,
+      fadeAnimation: !state.still,
+      markerZoomAnimation: !state.still,
     });
     state.map = m;
     state.doc = doc;
