@@ -33,9 +33,11 @@ import shapely
 from geo.build import BuildResult, build
 from geo.dates import as_written, span
 from geo.exports import EXTRA_FORMATS, parse_formats
+from geo.exports.kml import AREA_FOLDER
 from geo.exports.shapefile import SHAPEFILE_NOTES, shapefile_field_names
-from geo.exports.tables import FIXED_TIME, LICENCE
+from geo.exports.tables import FIXED_TIME, LICENCE, scene_of
 from geo.load import Layer
+from geo.statuses import area_values
 from tests.conftest import FIXTURES, require_tool
 
 EXPORT_STORY = FIXTURES / "export_story"
@@ -269,10 +271,17 @@ def ogrinfo_expectations(result: BuildResult, fmt: str) -> list[tuple[str, list[
     if fmt == "kml":
         layers = {}
         for layer in story.layers:
+            # rows that stand for a whole area go in a folder of their own per area
+            scene = scene_of(story, layer)
+            areas = pd.Series(area_values(scene), index=scene.frame.index, dtype=object)
             for name, rows in tables_of(layer, split=True).items():
                 title = layer.config.title
                 title += "" if name == layer.name else f" ({name.rsplit('_', 1)[1]})"
-                layers[title] = (layer, rows, same(rows))
+                held = areas.reindex(rows.index)
+                layers[title] = (layer, rows[held.isna()], same(rows))
+                for area in held.dropna().unique():
+                    aside = rows[(held == area).to_numpy()]
+                    layers[AREA_FOLDER.format(area=area)] = (layer, aside, same(rows))
         return [(str(folder / f"{story_name(result)}.kml"), [], layers)]
     if fmt == "shapefile":
         return [
@@ -664,7 +673,8 @@ def test_qgis_opens_the_geopackage_styled(any_build: BuildResult):
         assert seen["styles_in_database"] == [name], (name, seen)
         assert seen["default_style_loaded"], (name, seen)
     events = found["events"]
-    assert events["renderer"] == "categorizedSymbol" and events["field"] == "category"
+    # by category; rows standing for a whole country classed NULL (not drawn) where there are
+    assert events["renderer"] == "categorizedSymbol" and "category" in events["field"]
     colours = dict(any_build.story.layer("events").config.categories)
     assert {k: v for k, v in events["categories"].items() if k in colours} == colours
     assert found["bases"]["marker_shape"] == "diamond"  # as on the web map
