@@ -232,7 +232,9 @@ def _method(results: dict) -> str:
   a number (`value`), `source_name` and an https `source_url`. Each N is written twice as a
   story folder (one GeoJSON layer and map.toml): as a plain layer (kind `features`) and as an
   `events` layer, which also carries `date_precision`, `description`, `place` and
-  `location_precision`. The default story is `layers/`; explore() gets all of its layers on
+  `location_precision` (1% placed only to the country, whose place is then "Niger": the page
+  lists those on the country's name, not as points). The default story is `layers/`;
+  explore() gets all of its layers on
   one map, in map.toml's order (the first layer's `explore()`, then `explore(m=m)`).
 - **Build.** This project: `python build_map.py STORY --out OUT -q`, the whole command
   (reading, validation, exports, preview, page). explore(): `python

@@ -80,6 +80,7 @@ SOURCES = (
     ("Le Sahel", "https://www.lesahel.org/"),
 )
 PRECISIONS = ("site", "city", "region", "country")
+COUNTRY = "Niger"  # what a country-level event's place is: the whole country, not a town
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,8 @@ def _columns(rng: np.random.Generator, size: int) -> dict[str, list]:
         "place": rng.choice(PLACES, size).tolist(),
         "verb": rng.choice(VERBS, size).tolist(),
         "noun": rng.choice(NOUNS, size).tolist(),
-        "precision": rng.choice(PRECISIONS, size, p=[0.2, 0.5, 0.2, 0.1]).tolist(),
+        # country-level events are few in conflict data (ACLED's geo_precision 3 is rare)
+        "precision": rng.choice(PRECISIONS, size, p=[0.2, 0.55, 0.24, 0.01]).tolist(),
         "ref": rng.integers(0, 10**9, size).tolist(),
     }
 
@@ -201,7 +203,7 @@ def _properties(i: int, kind: str, row: dict) -> dict:
             "date_precision": "day",
             "description": f"{row['verb']} of {row['noun']} reported near {row['place']} "
             f"on {row['date']} (synthetic record {i}).",
-            "place": row["place"],
+            "place": COUNTRY if row["precision"] == "country" else row["place"],
             "location_precision": row["precision"],
         }
     return props
