@@ -18,12 +18,12 @@ def chapter_problems(story: Story) -> list[Problem]:
         str(v)
         for layer in story.layers
         if layer.kind.id_field and layer.kind.id_field in layer.frame
-        for v in layer.frame[layer.kind.id_field].dropna()
+        for v in layer.frame[layer.kind.id_field].dropna().tolist()
     } | {
         str(v)
         for layer in story.layers
         if "site_id" in layer.frame  # a site is framed by its id, as the map draws it
-        for v in layer.frame["site_id"].dropna()
+        for v in layer.frame["site_id"].dropna().tolist()
     }
     where = (
         str(story.config.folder / CONFIG_NAME) if story.config.folder is not None else "chapters"

@@ -434,23 +434,38 @@ def pack_ints(values: Any, delta: bool = False) -> PackedColumn:
 def pack_column(values: pd.Series) -> PackedColumn:
     """A column packed: a dictionary of its values and a code per row when it has few distinct
     scalar values of one type, else its JSON text."""
+    if isinstance(values.dtype, pd.StringDtype):  # text: factorized as it is, no cell by cell
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        packed = _dictionary(codes, uniques.tolist(), len(values))
+        return packed or _json_column(_column(values))
     cells = _column(values)
     types = {type(v) for v in cells} - {type(None)}
     if len(types) <= 1 and types <= {str, int, float, bool}:
         codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
-        distinct = [_value(u) for u in uniques]
-        if codes.min(initial=0) < 0:  # missing values: one more entry, null
-            codes = np.where(codes < 0, len(distinct), codes)
-            distinct.append(None)
-        if len(distinct) * DICTIONARY_SHARE <= len(cells):
-            width = 1 if len(distinct) <= 2**8 else 2 if len(distinct) <= 2**16 else 4
-            data = codes.astype(f"<u{width}").tobytes()
-            return {
-                "encoding": "dict",
-                "data": _compressed(data),
-                "width": width,
-                "values": distinct,
-            }
+        packed = _dictionary(codes, [_value(u) for u in uniques], len(cells))
+        if packed:
+            return packed
+    return _json_column(cells)
+
+
+def _dictionary(codes: np.ndarray, distinct: list[Any], count: int) -> PackedColumn | None:
+    """A factorized column as a dictionary and a code per row, or None when it has too many
+    distinct values for that to pay."""
+    if codes.min(initial=0) < 0:  # missing values: one more entry, null
+        codes = np.where(codes < 0, len(distinct), codes)
+        distinct.append(None)
+    if len(distinct) * DICTIONARY_SHARE > count:
+        return None
+    width = 1 if len(distinct) <= 2**8 else 2 if len(distinct) <= 2**16 else 4
+    return {
+        "encoding": "dict",
+        "data": _compressed(codes.astype(f"<u{width}").tobytes()),
+        "width": width,
+        "values": distinct,
+    }
+
+
+def _json_column(cells: list[Any]) -> PackedColumn:
     text = json.dumps(cells, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return {"encoding": "json", "data": _compressed(text.encode("utf-8"))}
 
@@ -534,15 +549,28 @@ def _labels(scene: LayerScene) -> Labels:
 
 def _days(values: Any) -> list[int | None]:
     """Day numbers as integers (pandas keeps a column with gaps as floats)."""
+    if isinstance(values, pd.Series) and values.dtype.kind in "iu":
+        return values.to_numpy().tolist()
     return [None if missing(v) else int(v) for v in values]
 
 
 def _column(values: pd.Series) -> list[Any]:
     """A column as JSON values: numbers and booleans in one pass (numpy gives Python's own),
     anything else (text, dates, lists of objects) cell by cell."""
-    if values.dtype.kind in "biuf":
-        return [None if missing(v) else v for v in values.to_numpy().tolist()]
-    return [_value(v) for v in values]
+    if values.dtype.kind in "biu":  # never missing
+        return values.to_numpy().tolist()
+    if values.dtype.kind == "f":
+        gaps = np.isnan(values.to_numpy())
+        cells = values.to_numpy().tolist()
+        if not gaps.any():
+            return cells
+        return [None if gap else v for v, gap in zip(cells, gaps.tolist(), strict=True)]
+    if isinstance(values.dtype, pd.StringDtype):  # text: only str and missing, in one pass
+        return values.to_numpy(dtype=object, na_value=None).tolist()
+    cells = values.to_numpy(dtype=object)
+    if pd.isna(cells).all():
+        return [None] * len(cells)
+    return [_value(v) for v in cells.tolist()]
 
 
 def _value(value: Any) -> Any:

@@ -68,6 +68,7 @@ ARROW_PX = 16  # a far-away point's arrow, as .gs-arrow
 EVENT_SPACING_PX = 7.0  # sunflower scale: the dots of points in one spot just touch
 GOLDEN_ANGLE = math.radians(137.508)
 SPREAD_LIMIT = 20_000  # beyond this, a 1200 x 630 picture shows density, not single dots
+DENSE_BATCHES = 16  # beyond SPREAD_LIMIT, event dots are drawn a colour at a time in batches
 SPREAD_CELL_PX = EVENT_PX + 2  # the grid that finds overlapping dots: about a dot's reach
 LABEL_GAP_PX = 4  # between a point's marker and its label, on its right
 LABEL_PAD_PX = 1.5  # labels keep this far from each other and from markers
@@ -1020,6 +1021,9 @@ def _dots(ax: Axes, xy: np.ndarray, symbols: Sequence[Symbol], z: float) -> None
 def _event_dots(ax: Axes, xy: np.ndarray, colours: list[str], rims: list[str], z: float) -> None:
     """The web map's event dot: its colour, a white rim and a faint dark outline."""
     ax.scatter(xy[:, 0], xy[:, 1], s=((EVENT_PX + 2) * PT) ** 2, c=[(0, 0, 0, 0.45)], zorder=z)
+    if len(xy) > SPREAD_LIMIT:
+        _dense_event_dots(ax, xy, colours, rims, z)
+        return
     ax.scatter(
         xy[:, 0],
         xy[:, 1],
@@ -1029,6 +1033,32 @@ def _event_dots(ax: Axes, xy: np.ndarray, colours: list[str], rims: list[str], z
         linewidths=1.5 * PT,
         zorder=z,
     )
+
+
+def _dense_event_dots(
+    ax: Axes, xy: np.ndarray, colours: list[str], rims: list[str], z: float
+) -> None:
+    """More dots than the picture shows one by one (SPREAD_LIMIT): each colour's dots in one
+    call, which matplotlib draws as one stamped marker (a call with a colour per dot draws
+    each dot on its own, seconds for 100,000). In DENSE_BATCHES batches, in order, so that
+    where dots pile up the last colour drawn does not cover the rest."""
+    pairs = list(zip(colours, rims, strict=True))
+    distinct = list(dict.fromkeys(pairs))
+    index = {p: i for i, p in enumerate(distinct)}
+    codes = np.array([index[p] for p in pairs], dtype=np.int64)
+    for batch in np.array_split(np.arange(len(xy)), min(DENSE_BATCHES, len(xy))):
+        for code in np.unique(codes[batch]).tolist():
+            rows = batch[codes[batch] == code]
+            colour, rim = distinct[code]
+            ax.scatter(
+                xy[rows, 0],
+                xy[rows, 1],
+                s=(EVENT_PX * PT) ** 2,
+                c=[to_rgba(colour)],
+                edgecolors=[to_rgba(rim)],
+                linewidths=1.5 * PT,
+                zorder=z,
+            )
 
 
 def _rgba(colours: Sequence[Any]) -> np.ndarray:

@@ -47,7 +47,8 @@ def write_csv(story: Story, folder: Path) -> list[Path]:
         path = folder / f"{table.name}{LAYER_FILES['csv']}"
         # A byte-order mark, so a spreadsheet opened by double-click reads UTF-8 (accents intact);
         # GDAL and pandas skip it.
-        path.write_text(_csv_text(table.frame), encoding="utf-8-sig", newline="")
+        with path.open("w", encoding="utf-8-sig", newline="") as stream:
+            _write_csv_rows(table.frame, stream)
         written.append(path)
     for figures in story.config.tables:  # names never collide: geo.story checks them
         path = folder / f"{figures.name}{LAYER_FILES['csv']}"
@@ -65,22 +66,38 @@ def _figures_text(table: FigureTable) -> str:
     return out.getvalue()
 
 
+CSV_BATCH = 50_000  # rows made into text at a time: a million rows' cells at once held gigabytes
+
+
 def _csv_text(frame: gpd.GeoDataFrame) -> str:
+    """The layer's CSV text (see :func:`_write_csv_rows`)."""
+    out = io.StringIO()
+    _write_csv_rows(frame, out)
+    return out.getvalue()
+
+
+def _write_csv_rows(frame: gpd.GeoDataFrame, stream: Any) -> None:
     """A column at a time: each column's cells are made once, then repeated for every point
-    of a MultiPoint (one row per point), and the csv module writes all rows in one call."""
+    of a MultiPoint (one row per point), and the csv module writes a batch of rows in one
+    call, CSV_BATCH features at a time."""
     columns = attribute_columns(frame)
     parts, owners = shapely.get_parts(np.asarray(frame.geometry.values), return_index=True)
     coordinates = shapely.get_coordinates(parts)
     if len(coordinates) != len(parts):  # an empty point has no x, y: as Point.x would, fail
         raise ValueError("a point layer's CSV cannot hold an empty point")
-    lons = [repr(x) for x in coordinates[:, 0].tolist()]  # as text() writes a float
-    lats = [repr(y) for y in coordinates[:, 1].tolist()]
-    cells = [np.asarray(_csv_cells(frame[c]), dtype=object)[owners].tolist() for c in columns]
-    out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(stream)
     writer.writerow([*coordinate_names(columns), *map(csv_cell, columns)])
-    writer.writerows(zip(lons, lats, *cells, strict=True))
-    return out.getvalue()
+    for first in range(0, len(frame), CSV_BATCH):
+        last = min(first + CSV_BATCH, len(frame))
+        lo, hi = np.searchsorted(owners, [first, last])  # the parts of these features
+        rows = owners[lo:hi] - first
+        lons = [repr(x) for x in coordinates[lo:hi, 0].tolist()]  # as text() writes a float
+        lats = [repr(y) for y in coordinates[lo:hi, 1].tolist()]
+        cells = [
+            np.asarray(_csv_cells(frame[c].iloc[first:last]), dtype=object)[rows].tolist()
+            for c in columns
+        ]
+        writer.writerows(zip(lons, lats, *cells, strict=True))
 
 
 def _csv_cells(column: pd.Series) -> list[str]:

@@ -39,6 +39,7 @@ from geo.exports.tables import (
     interval_names,
     licence,
     shared,
+    source_pairs,
 )
 from geo.figures import FigureTable, export_rows
 from geo.kinds import PRECISIONS, FieldSpec
@@ -245,16 +246,8 @@ def _source_pairs(layer: Layer) -> set[tuple[str, str | None]]:
 
 
 def _layer_source_pairs(layer: Layer) -> set[tuple[str, str | None]]:
-    pairs = {(layer.config.source_name, layer.config.source_url)}
-    for name_field, url_field in (_PER_FEATURE_SOURCE, ("note_source_name", "note_source_url")):
-        if name_field in layer.frame:
-            names = layer.frame[name_field].tolist()
-            urls = (
-                layer.frame[url_field].tolist() if url_field in layer.frame else [None] * len(names)
-            )
-            pairs.update(zip(names, urls, strict=True))
     out = set()
-    for name, url in pairs:
+    for name, url in source_pairs(layer):  # the fields geo.exports.tables.sources reads
         name, url = _text(name), _text(url)
         if name or url:
             out.add((name or url or "", url))

@@ -186,7 +186,9 @@ def _time_settings(root: ET.Element, story: Story, tables: Sequence[Table]) -> N
     for table in tables:
         style = table_style(table, scene_of(story, table.layer))
         for column in style.time if style is not None and style.time else ():
-            days += table.frame[column].dropna().tolist()
+            present = table.frame[column].dropna()
+            if len(present):  # the column's first and last days: all min and max need
+                days += [present.min(), present.max()]
     if not days:
         return
     settings = _sub(

@@ -39,6 +39,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import shapely
 
@@ -184,9 +185,9 @@ def _as_written(frame: gpd.GeoDataFrame, name: str, spec: FieldSpec | None) -> p
     column = frame[name]
     if spec is None or spec.type != "date" or not spec.precision:
         return column
-    precisions = frame[spec.precision] if spec.precision in frame else [None] * len(frame)
+    precisions = _values(frame, spec.precision)
     return pd.Series(
-        _each_once(as_written, zip(column, precisions, strict=True)), index=frame.index
+        _each_once(as_written, zip(column.tolist(), precisions, strict=True)), index=frame.index
     )
 
 
@@ -287,8 +288,11 @@ def renamed_fields(layer: Layer) -> dict[str, str]:
 
 
 def _typed_column(series: pd.Series, field_type: str | None) -> pd.Series:
-    values = column_values(series)
     arrow_type = _ARROW_TYPES.get(field_type or "", pa.string() if field_type else None)
+    direct = _direct_arrow(series, arrow_type)
+    if direct is not None:
+        return pd.Series(pd.arrays.ArrowExtensionArray(direct), index=series.index)
+    values = column_values(series)
     if arrow_type == pa.int64():
         values = [None if v is None else int(v) for v in values]
     if arrow_type is None:  # a property the kind does not declare: use what the values are
@@ -299,6 +303,24 @@ def _typed_column(series: pd.Series, field_type: str | None) -> pd.Series:
         if pa.types.is_null(arrow_type):
             arrow_type = pa.string()
     return pd.Series(pd.array(values, dtype=pd.ArrowDtype(arrow_type)), index=series.index)
+
+
+def _direct_arrow(series: pd.Series, arrow_type: Any) -> pa.Array | None:
+    """The column as ``arrow_type`` without a Python object per cell, when it is text typed as
+    text or numbers as numbers (missing values as nulls, as :func:`column_values` gives them);
+    else None."""
+    dtype = series.dtype
+    if (
+        arrow_type == pa.string()
+        and isinstance(dtype, pd.StringDtype)
+        and dtype.storage == "pyarrow"
+    ):
+        return pa.array(series.array).cast(pa.string())
+    if arrow_type == pa.float64() and dtype == np.float64:
+        return pa.array(series.to_numpy(), type=pa.float64(), from_pandas=True)
+    if arrow_type == pa.int64() and dtype == np.int64:
+        return pa.array(series.to_numpy(), type=pa.int64())
+    return None
 
 
 def _present(value: Any) -> bool:
@@ -377,11 +399,29 @@ def records(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
 def column_values(series: pd.Series) -> list[Any]:
     """A column as plain Python values, missing values as None (a column at a time: a
     row-wise ``to_dict`` of a 100,000-row frame took seconds)."""
+    if _plain_arrow(series.dtype):  # Arrow holds its gaps as nulls: None in one call
+        array = pa.array(series.array)
+        if not pa.types.is_floating(array.type) or not pc.any(pc.is_nan(array)).as_py():
+            return array.to_pylist()
     values = series.tolist()
     if series.dtype == object:  # any Python object: test each value as _present does
         return [v if _present(v) else None for v in values]
     missing = series.isna().to_numpy(dtype=bool).tolist()  # one dtype: isna finds its gaps
     return [None if m else v for v, m in zip(values, missing, strict=True)]
+
+
+def _plain_arrow(dtype: Any) -> bool:
+    """Whether a column is Arrow text, numbers, booleans or days: what ``to_pylist`` gives
+    as :func:`column_values` does, nulls as None (floats: when they hold no NaN)."""
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    kind = dtype.pyarrow_dtype
+    return kind in _PLAIN_ARROW
+
+
+_PLAIN_ARROW = (pa.string(), pa.large_string(), pa.int64(), pa.bool_(), pa.date32(), pa.float64())
 
 
 def text(value: Any) -> str:
@@ -427,6 +467,49 @@ def sources(layer: Layer) -> list[str]:
 
 
 def _sources(layer: Layer) -> list[str]:
+    described = _arrow_sources(layer)
+    if described is not None:
+        return described
+    pairs = source_pairs(layer)
+    described = {_source_text(n, u) for n, u in pairs if _present(n) or _present(u)}
+    return sorted(described)
+
+
+def _arrow_sources(layer: Layer) -> list[str] | None:
+    """:func:`_sources` in Arrow's compute functions when the source fields are Arrow text
+    (their missing values nulls: _present is not null); else None."""
+    frame = layer.frame
+    fields = [
+        (name, url)
+        for name, url in (("source_name", "source_url"), ("note_source_name", "note_source_url"))
+        if name in frame
+    ]
+    if not all(_arrow_text(frame, f) for pair in fields for f in pair):
+        return None
+    own = (layer.config.source_name, layer.config.source_url)
+    described = {_source_text(*own)} if _present(own[0]) or _present(own[1]) else set()
+    for name_field, url_field in fields:
+        names = pa.array(frame[name_field].array).cast(pa.string())
+        urls = pa.array(frame[url_field].array).cast(pa.string())
+        bracketed = pc.binary_join_element_wise("<", urls, ">", "")  # null where the url is
+        texts = pc.coalesce(pc.binary_join_element_wise(names, bracketed, " "), names, bracketed)
+        described.update(pc.unique(texts.drop_null()).to_pylist())
+    return sorted(described)
+
+
+def _arrow_text(frame: gpd.GeoDataFrame, name: str) -> bool:
+    dtype = frame[name].dtype if name in frame else None
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def source_pairs(layer: Layer) -> frozenset[tuple[Any, Any]]:
+    """Each distinct (name, url) the layer cites, as its columns hold them (missing values
+    as they are), its own (map.toml) among them; found once per layer inside
+    :func:`shared_typed_frames`."""
+    return shared("raw source pairs", (layer,), lambda: _source_pairs(layer))
+
+
+def _source_pairs(layer: Layer) -> frozenset[tuple[Any, Any]]:
     pairs = {(layer.config.source_name, layer.config.source_url)}
     frame = layer.frame
     for name_field, url_field in (
@@ -437,8 +520,7 @@ def _sources(layer: Layer) -> list[str]:
             names = frame[name_field].tolist()
             urls = frame[url_field].tolist() if url_field in frame else [None] * len(names)
             pairs.update(zip(names, urls, strict=True))
-    described = {_source_text(n, u) for n, u in pairs if _present(n) or _present(u)}
-    return sorted(described)
+    return frozenset(pairs)
 
 
 def _source_text(name: Any, url: Any) -> str:

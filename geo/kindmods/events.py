@@ -10,15 +10,16 @@ year get a hollow marker.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo.combine import COUNTRY_FIELD, Story
 from geo.dates import as_written, day_number, span
-from geo.kindmods.common import categories, category_legend, each_record, source_row, symbol
-from geo.kindmods.common import records as rows_of
+from geo.kindmods.common import categories, category_legend, source_row, symbol
 from geo.load import Layer
 from geo.scene import LayerScene, LegendEntry
 from geo.text import PRECISION_TEXT, format_range, is_link, km, lat_lon, missing
@@ -47,22 +48,21 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     frame = layer.web.sort_values(["date", "id"], kind="stable").reset_index(drop=True)
     base = symbol(layer.config.style, "point", "event")
     cats = categories(layer, "point", base)
-    records = rows_of(frame)
     points = list(np.asarray(frame.geometry.values))  # faster than iterating the GeoSeries
-    edges = _edge_positions(points, [r["place"] for r in records], view)
-    edges = [None if is_country_level(r) else e for r, e in zip(records, edges, strict=True)]
-    far_places = [r["place"] for r, far in zip(records, edges, strict=True) if far]
-    rows, geometries = [], []
-    dated: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # the dates' texts, made once per date
-    for record, geom, far in zip(records, points, edges, strict=True):
-        rows.append(_columns(record, geom, far, cats.field if cats else None, dated))
-        geometries.append(far[0] if far else geom)
-    drawn = frame.assign(**{k: [r[k] for r in rows] for k in rows[0]})
-    drawn[frame.geometry.name] = geometries  # far-away events move to the edge
+    places = frame["place"].tolist()
+    country_level = [p == COUNTRY_LEVEL for p in _values(frame, "location_precision")]
+    edges = _edge_positions(points, places, view)
+    edges = [None if c else e for c, e in zip(country_level, edges, strict=True)]
+    far_places = [p for p, far in zip(places, edges, strict=True) if far]
+    columns = _columns(frame, points, edges, country_level, cats.field if cats else None)
+    drawn = frame.assign(**columns)
+    drawn[frame.geometry.name] = [
+        far[0] if far else g for g, far in zip(points, edges, strict=True)
+    ]
     legend = category_legend(cats, "event") if cats else []
-    if any(is_vague_date(r) for r in records):
+    if any(columns["date_vague"]):
         legend.append(LegendEntry("event-vague", "Date known only to the month or year", "#333333"))
-    countries = list(dict.fromkeys(r["area"] for r in rows if r["area"]))
+    countries = list(dict.fromkeys(a for a in columns["area"] if a))
     if countries:
         legend.append(
             LegendEntry("badge", f"Events across {', '.join(countries)}: listed on its name", None)
@@ -70,8 +70,8 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     if far_places:
         places = ", ".join(dict.fromkeys(far_places))
         legend.append(LegendEntry("arrow", f"Far away ({places}): at the edge", "#333333"))
-    del frame, records, rows, geometries, points, edges  # a million events: memory
-    listing = tuple(_listing(layer.name, r) for r in each_record(drawn))
+    del frame, columns, points, edges, places  # a million events: memory
+    listing = _listing(layer.name, drawn)
     return LayerScene(
         name=layer.name,
         kind="events",
@@ -98,49 +98,107 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     )
 
 
+def _values(frame: Any, name: str) -> list[Any]:
+    """A column as a list; None for every row when the frame has no such column."""
+    return frame[name].tolist() if name in frame else [None] * len(frame)
+
+
+def _once(function: Any) -> Any:
+    """``function`` remembering its answer for each distinct (hashable) arguments: the
+    places, precisions and dates of a layer repeat."""
+    known: dict[tuple[Any, ...], Any] = {}
+
+    def once(*args: Any) -> Any:
+        try:
+            return known[args]
+        except KeyError:
+            value = known[args] = function(*args)
+            return value
+        except TypeError:  # unhashable
+            return function(*args)
+
+    return once
+
+
 def _columns(
-    record: dict,
-    geom: Any,
-    far: tuple | None,
+    frame: Any,
+    points: list[Any],
+    edges: list[tuple | None],
+    country_level: list[bool],
     category_field: str | None,
-    dated: dict[tuple[Any, ...], tuple[Any, ...]],
-) -> dict:
-    """What the popup, the hover title and the text version read, as text; ``dated`` keeps
-    the texts of each (date, end date, precision) already met."""
-    place = record["place"]
-    country = record.get(COUNTRY_FIELD)
-    if not missing(country) and country not in place:
-        place = f"{place}, in {country}"
-    precision = PRECISION_TEXT.get(record["location_precision"], record["location_precision"])
-    if not missing(record.get("precision_km")):
-        precision += f" ({km(record['precision_km'])})"
-    key = (record["date"], record.get("end_date"), record["date_precision"])
-    try:
-        start_day, end_day, when, when_iso = dated[key]
-    except KeyError:
-        start_day, end_day, when, when_iso = dated[key] = _dates(*key)
-    return {
-        "start_day": start_day,
-        "end_day": end_day,
-        "when": when,
-        "when_iso": when_iso,  # HTML's month/year forms
-        "hover": f"{when}: {record['title']}",  # a range keeps its end
-        "category_text": str(record[category_field]) if category_field else None,
-        "place_text": place,
-        "precision_text": f"Location: {precision}",
-        "far_note": (
-            f"This happened far outside the map, in {record['place']} ({lat_lon(geom)}); "
+) -> dict[str, list[Any]]:
+    """What the popup, the hover title and the text version read, as text, a column at a
+    time; each distinct place, precision and date is put in words once."""
+    n = len(frame)
+    places = frame["place"].tolist()
+    countries = _values(frame, COUNTRY_FIELD)
+    dates = _each(
+        _once(_dates),
+        frame["date"].tolist(),
+        _values(frame, "end_date"),
+        frame["date_precision"].tolist(),
+    )
+    when = [d[2] for d in dates]
+    far_rows = [i for i, far in enumerate(edges) if far]
+    far_note: list[Any] = [None] * n
+    bearing: list[Any] = [None] * n
+    far_place: list[Any] = [None] * n
+    far_lon: list[Any] = [None] * n
+    far_lat: list[Any] = [None] * n
+    for i in far_rows:
+        geom, far = points[i], edges[i]
+        far_note[i] = (
+            f"This happened far outside the map, in {places[i]} ({lat_lon(geom)}); "
             "a chip at the map's edge points the way."
-            if far
-            else None
+        )
+        bearing[i] = far[1]
+        far_place[i] = _short_place(places[i])
+        far_lon[i] = round(float(geom.x), 4)
+        far_lat[i] = round(float(geom.y), 4)
+    area: list[Any] = [None] * n
+    for i in (i for i, c in enumerate(country_level) if c):
+        area[i] = area_of({"place": places[i], COUNTRY_FIELD: countries[i]})
+    return {
+        "start_day": [d[0] for d in dates],
+        "end_day": [d[1] for d in dates],
+        "when": when,
+        "when_iso": [d[3] for d in dates],  # HTML's month/year forms
+        # a range keeps its end
+        "hover": [f"{w}: {t}" for w, t in zip(when, frame["title"].tolist(), strict=True)],
+        "category_text": (
+            [str(v) for v in frame[category_field].tolist()] if category_field else [None] * n
         ),
-        "bearing": far[1] if far else None,
-        "far_place": _short_place(record["place"]) if far else None,
-        "far_lon": round(float(geom.x), 4) if far else None,
-        "far_lat": round(float(geom.y), 4) if far else None,
-        "area": area_of(record) if is_country_level(record) else None,
-        "date_vague": is_vague_date(record),
+        "place_text": _each(_once(_place_text), places, countries),
+        "precision_text": _each(
+            _once(_precision_text),
+            frame["location_precision"].tolist(),
+            _values(frame, "precision_km"),
+        ),
+        "far_note": far_note,
+        "bearing": bearing,
+        "far_place": far_place,
+        "far_lon": far_lon,
+        "far_lat": far_lat,
+        "area": area,
+        "date_vague": [p in VAGUE_DATES for p in _values(frame, "date_precision")],
     }
+
+
+def _each(function: Any, *columns: list[Any]) -> list[Any]:
+    return [function(*args) for args in zip(*columns, strict=True)]
+
+
+def _place_text(place: Any, country: Any) -> Any:
+    if not missing(country) and country not in place:
+        return f"{place}, in {country}"
+    return place
+
+
+def _precision_text(location_precision: Any, precision_km: Any) -> str:
+    precision = PRECISION_TEXT.get(location_precision, location_precision)
+    if not missing(precision_km):
+        precision += f" ({km(precision_km)})"
+    return f"Location: {precision}"
 
 
 def _dates(date: Any, end: Any, precision: Any) -> tuple[Any, ...]:
@@ -183,22 +241,87 @@ def _short_place(place: str) -> str:
     return place.split(",")[0].strip()
 
 
-def _listing(layer: str, record: dict) -> dict[str, Any]:
-    """An entry of the text version: what a reader without the map gets."""
-    return {
-        "layer": layer,
-        "id": record["id"],
-        "sort": (record["when_iso"], record["id"]),
-        "when": record["when"],
-        "when_iso": record["when_iso"],
-        "title": record["title"],
-        "place": record["place"],
-        "description": record["description"],
-        "note": None if missing(record.get("note")) else record["note"],
-        "source_name": record["source_name"],
-        "source_url": record["source_url"],
-        "link": is_link(record["source_url"]),
-    }
+LISTING_KEYS = (
+    "layer",
+    "id",
+    "sort",
+    "when",
+    "when_iso",
+    "title",
+    "place",
+    "description",
+    "note",
+    "source_name",
+    "source_url",
+    "link",
+)
+
+
+def _listing(layer: str, frame: Any) -> tuple[ListingEntry, ...]:
+    """The entries of the text version: what a reader without the map gets."""
+    rows = _ListingRows(layer, frame)
+    return tuple(ListingEntry(rows, i) for i in range(len(frame)))
+
+
+class _ListingRows:
+    """What the text version's entries read, shared by the entries of one layer: the ids and
+    dates, which every entry's ``sort`` reads, as lists (the dates, which repeat, once
+    each); the rest read from the frame for the few entries the page lists."""
+
+    __slots__ = ("codes", "dates", "frame", "ids", "layer")
+
+    def __init__(self, layer: str, frame: Any) -> None:
+        self.layer = layer
+        self.frame = frame
+        self.ids = frame["id"].tolist()
+        codes, uniques = pd.factorize(
+            pd.Series(list(zip(frame["when"].tolist(), frame["when_iso"].tolist(), strict=True)))
+        )
+        self.codes = codes
+        self.dates = list(uniques)
+
+    def value(self, row: int, key: str) -> Any:
+        if key == "layer":
+            return self.layer
+        if key == "id":
+            return self.ids[row]
+        if key == "sort":
+            return (self.dates[self.codes[row]][1], self.ids[row])
+        if key == "when":
+            return self.dates[self.codes[row]][0]
+        if key == "when_iso":
+            return self.dates[self.codes[row]][1]
+        if key == "note":
+            note = self.frame["note"].iat[row] if "note" in self.frame else None
+            return None if missing(note) else note
+        if key == "link":
+            return is_link(self.frame["source_url"].iat[row])
+        if key in LISTING_KEYS:
+            return self.frame[key].iat[row]
+        raise KeyError(key)
+
+
+class ListingEntry(Mapping[str, Any]):
+    """An entry of the text version (the keys of LISTING_KEYS), read when asked for: a
+    million events' entries as dicts held gigabytes."""
+
+    __slots__ = ("_row", "_rows")
+
+    def __init__(self, rows: _ListingRows, row: int) -> None:
+        self._rows = rows
+        self._row = row
+
+    def __getitem__(self, key: str) -> Any:
+        return self._rows.value(self._row, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LISTING_KEYS)
+
+    def __len__(self) -> int:
+        return len(LISTING_KEYS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 def _edge_positions(
