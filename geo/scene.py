@@ -158,6 +158,9 @@ class LayerScene:
     # Points that stand for a whole area (an event dated to a country, not a place in it): the
     # column naming the area, whose label lists them; they are not drawn as points
     area_field: str | None = None
+    # The same rows told by the data's own columns, for outputs that filter the data (a GIS
+    # style, a KML folder): (field, its values that mark such a row)
+    area_rule: tuple[str, tuple[str, ...]] | None = None
     vague_field: str | None = None  # column true where a date is known only to month or year
     # Dated layers: the layer's (date, precision, end date, end precision) fields, and the
     # frame's columns with each feature's first and last day (see geo.dates.day_number)

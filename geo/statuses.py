@@ -10,10 +10,11 @@ Each function reads only :class:`geo.scene.LayerScene` fields, never a layer's k
 - a scene with ``time_mode = "status"`` draws a feature as ended (hollow) once its last day
   (``days[1]``) is before the date;
 - a scene with an ``area_field`` does not draw the features where it is set: they are listed
-  on the area's label ("Niger · 3").
+  on the area's label ("Niger · 3"); its ``area_rule`` tells the same rows by the data's own
+  columns, for a GIS filter.
 
-The scene does not yet carry these directly (a per-feature colour and ended flag at a given
-date, and a data-level rule for the area rows); until it does, they are computed here, once.
+The scene does not carry a per-feature colour and ended flag at a given date: they are
+computed here, once, for every output.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ import pandas as pd
 from geo.dates import day_number, parse_iso, span
 from geo.scene import LayerScene
 from geo.text import missing
-
-MAX_RULE_VALUES = 8  # a data rule for the area rows names at most this many values
 
 
 def latest_day(data_as_of: str | None, scenes: Sequence[LayerScene]) -> float:
@@ -162,31 +161,10 @@ class AreaRule:
         return np.array([not missing(v) and str(v) in self.values for v in values], dtype=bool)
 
 
-def area_rule(scene: LayerScene, fields: Iterable[str] | None = None) -> AreaRule | None:
-    """A rule on one of the data's columns (``fields``: those the exported table has, default
-    all of the frame's) that picks exactly the scene's area rows: of the columns whose values
-    on those rows are never found on the others, the one with the fewest distinct values over
-    the whole layer (a precision, not a name), then the first. None when no rows stand for an
-    area, or no column tells them apart."""
-    area = area_rows(scene)
-    if not area.any():
+def area_rule(scene: LayerScene) -> AreaRule | None:
+    """The kind's rule on the data's own columns for the rows that stand for a whole area
+    (the scene's ``area_rule``), when any row does."""
+    if scene.area_rule is None or not area_rows(scene).any():
         return None
-    frame = scene.frame
-    skip = {scene.area_field, frame.geometry.name}
-    best: tuple[int, int, AreaRule] | None = None
-    for i, column in enumerate(fields if fields is not None else frame.columns):
-        if column in skip or column not in frame.columns:
-            continue
-        series = frame[column]
-        if pd.api.types.infer_dtype(series, skipna=True) != "string":
-            continue
-        inside = series[area]
-        if inside.isna().any():
-            continue
-        values = set(inside.unique().tolist())
-        if len(values) > MAX_RULE_VALUES or series[~area].isin(list(values)).any():
-            continue
-        rank = (int(series.nunique(dropna=False)), i)
-        if best is None or rank < best[:2]:
-            best = (*rank, AreaRule(str(column), tuple(sorted(values))))
-    return best[2] if best is not None else None
+    field, values = scene.area_rule
+    return AreaRule(field, tuple(values))

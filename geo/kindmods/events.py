@@ -90,6 +90,7 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         bearing_field="bearing",
         far_fields=("far_place", "far_lon", "far_lat"),
         area_field="area",
+        area_rule=("location_precision", (COUNTRY_LEVEL,)),
         vague_field="date_vague",
         time=("date", "date_precision", "end_date", "date_precision"),
         days=("start_day", "end_day"),
