@@ -106,5 +106,5 @@ def test_sites_list_the_events_within_their_uncertainty_radius():
     assert "junta-ends-sofa" not in [e["id"] for e in rows["ab101"]["events"]]
     assert rows["ouallam"]["events"] is None
     colours = {p["operator"]: p["colour"] for p in rows["ab101"]["presences"]}
-    assert colours["United States"] == "#181050" and colours["Russia"] == "#c0a058"
+    assert colours["United States"] == "#181050" and colours["Russia"] == "#b8a868"
     assert colours["Italy"] is None  # no colour of its own: the layer's

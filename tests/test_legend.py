@@ -15,6 +15,7 @@ import pytest
 
 from geo import preview
 from geo.build import read_story
+from geo.kindmods.bases import said_once
 from geo.kindmods.common import readable
 from geo.kinds import kinds
 from geo.problems import StoryError
@@ -73,13 +74,51 @@ def test_default_key_is_what_a_reader_needs(niger):
     assert swatches[-2:] == ["site-ended", "ring"] and set(swatches[:-2]) == {"site"}
 
 
-def test_preview_keys_the_same_rows_less_the_timelines(niger, tmp_path):
-    """The static picture has no timeline: it leaves out the hollow 'ended' site, nothing
-    else, and keys no base layer either."""
+def test_operators_sharing_a_colour_are_named_once(niger):
+    """Two operators of one colour, one the other plus a parenthesis ("United States" and
+    "United States (CIA)"), are keyed once: the qualified name folds into the other."""
+    sites = next(line for line in key_lines(niger.scenes) if line.layer == "bases")
+    labels = [item.label for item in sites.items]
+    assert "United States (incl. CIA)" in labels, labels
+    assert not any("United States, United States" in label for label in labels)
+    # each operator of the palette is still named in the key
+    for name in ("United States", "France", "Russia"):
+        assert any(label.startswith(name) for label in labels), (name, labels)
+
+
+@pytest.mark.parametrize(
+    "names, folded",
+    [
+        ("United States, United States (CIA)", "United States (incl. CIA)"),
+        ("United States (CIA), United States", "United States (incl. CIA)"),
+        ("France, France (DGSE), France (Army)", "France (incl. DGSE, Army)"),
+        ("France, Germany (Army), Italy", "France, Germany (Army), Italy"),  # nothing to fold in
+        ("United States (CIA)", "United States (CIA)"),  # alone: as written
+    ],
+)
+def test_a_name_and_the_same_name_with_a_parenthesis_fold_into_one(names, folded):
+    assert said_once(names.split(", ")) == folded
+
+
+def test_every_output_keys_an_operator_once(niger, tmp_path):
+    """The preview's key comes from the same rows: "United States" said once there too."""
+    labels = [e.label for row in key_rows(niger.scenes, timeline=False) for e in row.entries]
+    assert "United States (incl. CIA)" in labels
+    assert not any("United States, United States" in label for label in labels)
+
+
+def test_preview_keys_the_same_rows_said_of_its_date(niger, tmp_path):
+    """The static picture has no timeline: it shows the story as of data_as_of, so the hollow
+    'ended' site is keyed as of that date; nothing else differs, and no base layer is keyed."""
     rows = preview.plan(niger, niger.scenes).legend.rows
     page = [e for r in key_rows(niger.scenes) for e in r.entries]
-    assert [r.entry for r in rows] == [e for e in page if not e.timeline]
     assert {e.swatch for e in page if e.timeline} == {"site-ended"}
+    ended = next(e for e in page if e.timeline)
+    assert [r.entry for r in rows if r.entry.swatch != "site-ended"] == [
+        e for e in page if not e.timeline
+    ]
+    [keyed] = [r.entry for r in rows if r.entry.swatch == "site-ended"]
+    assert keyed.label != ended.label and "29 January 2026" in keyed.label
 
 
 def test_page_key_is_html_above_the_map_not_inside_it(niger):

@@ -54,8 +54,12 @@ VIEW = (
 RESET = """([lat, lon, zoom]) => {
   const m = GeoStory.state.map;
   m.closePopup();
+  m.stop(); // a popup's pan may still run: it would move the map under the next click
   m.setView([lat, lon], zoom, {animate: false});
 }"""
+
+# Two frames: what the page drew after a change of view is on the screen.
+FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 # What a click at (x, y) reaches: a drawn shape of a layer, or something else.
 HIT = """([x, y]) => {
@@ -108,6 +112,46 @@ def test_the_key_never_covers_the_map(open_map, size):
     assert key["y"] + key["height"] <= frame["y"] + 0.5  # above the map, not over it
     assert key["x"] >= 0 and key["x"] + key["width"] <= size[0]
     assert frame["height"] >= 250  # the key leaves the map a useful height
+    if size[0] < 480:  # on a phone the key is compact: a quarter of the screen at most
+        assert key["height"] <= size[1] / 4, key["height"]
+
+
+# The full-screen element and where the key and the map are, in the page's coordinates.
+FULL = """() => {
+  const box = (sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height}; };
+  const full = document.fullscreenElement;
+  return {
+    full: full ? full.className : null,
+    key: full ? !!full.querySelector('.gs-legend') : false,
+    map: full ? !!full.querySelector('.gs-map') : false,
+    legend: box('.gs-legend'), frame: box('.gs-map'),
+    leaflet: GeoStory.state.map.getSize().y,
+    width: innerWidth, height: innerHeight,
+  };
+}"""
+
+
+@pytest.mark.parametrize(
+    "size", [(1280, 800), (640, 480), (375, 667)], ids=lambda s: f"{s[0]}x{s[1]}"
+)
+def test_full_screen_keeps_the_key_above_the_map(open_map, size):
+    page = open_map(size)
+    page.locator(".gs-fullscreen").click()  # a user's gesture: the page may go full screen
+    page.wait_for_function("() => !!document.fullscreenElement")
+    page.wait_for_timeout(300)
+    at = page.evaluate(FULL)
+    assert at["key"] and at["map"], at["full"]  # the key goes full screen with the map
+    assert page.evaluate(CLIPPED) == []  # every row of the key whole
+    key, frame = at["legend"], at["frame"]
+    assert key["top"] >= -0.5 and key["bottom"] <= frame["top"] + 0.5  # above, never over it
+    # the map takes the rest of the screen, and Leaflet knows its new size
+    assert abs(frame["bottom"] - at["height"]) <= 1 and frame["left"] <= 0.5
+    assert abs(frame["right"] - at["width"]) <= 1
+    assert frame["height"] >= at["height"] * 0.5
+    assert abs(at["leaflet"] - frame["height"]) <= 1
+    page.locator(".gs-fullscreen").click()  # and the same button leaves full screen
+    page.wait_for_function("() => !document.fullscreenElement")
 
 
 def test_a_row_dims_while_its_layer_is_hidden(open_map):
@@ -185,6 +229,7 @@ def test_a_click_anywhere_in_niger_opens_nigers_popup(open_map, default_build, s
         page.evaluate(RESET, view)  # back to the opening view, no popup
         page.wait_for_function("() => !document.querySelector('.leaflet-popup')")
         page.wait_for_function(SETTLED)
+        page.evaluate(FRAMES)  # the shapes redrawn where the view now is
         x, y = page.evaluate(AT, [lat, lon])
         if page.evaluate(HIT, [x, y]) != "path":
             continue  # a label's box or a control: not where this test clicks

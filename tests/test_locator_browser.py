@@ -12,7 +12,8 @@ pytestmark = pytest.mark.browser
 SIZES = [(1280, 800), (640, 480), (375, 667)]
 
 # Visible label/label and label/marker overlaps: the boxes of the label texts against each
-# other and against every marker icon (events, clusters, sites) that is not a label.
+# other (a country's badge, "Niger · 3", is a label) and against every marker icon (events,
+# clusters, sites) that is not a label, every site's event count and every far-away chip.
 OVERLAPS = """() => {
   const shown = (n) => {
     const r = n.getBoundingClientRect();
@@ -23,14 +24,25 @@ OVERLAPS = """() => {
     a.left < b.right && a.right > b.left && a.top < b.bottom && a.bottom > b.top;
   const labels = [...document.querySelectorAll('.gs-label span')]
     .map((n) => [n.textContent, shown(n)]).filter((x) => x[1]);
-  const markers = [...document.querySelectorAll('.leaflet-marker-icon:not(.gs-label)')]
+  // obstacles: events, clusters, sites, a site's event count, the far-away chips at the edge
+  const obstacles = '.leaflet-marker-icon:not(.gs-label), .gs-site-badge, .gs-chip';
+  const markers = [...document.querySelectorAll(obstacles)]
     .map((n) => [n.title || n.textContent || n.className, shown(n)]).filter((x) => x[1]);
+  // a chip or a country's badge is never hidden while it lists events
+  const asides = [...document.querySelectorAll('.gs-chip, .gs-area-badge')]
+    .filter((n) => Number(n.getAttribute('data-count')) > 0)
+    .map((n) => [n.textContent, !!shown(n.querySelector('span') || n)]);
   const found = [];
   labels.forEach((a, i) => {
     labels.slice(i + 1).forEach((b) => { if (hit(a[1], b[1])) found.push(a[0] + ' / ' + b[0]); });
     markers.forEach((m) => { if (hit(a[1], m[1])) found.push(a[0] + ' / ' + m[0]); });
   });
-  return {labels: labels.map((x) => x[0]), overlaps: found};
+  return {
+    labels: labels.map((x) => x[0]),
+    overlaps: found,
+    asides: asides.map((x) => x[0]),
+    hiddenAsides: asides.filter((x) => !x[1]).map((x) => x[0]),
+  };
 }"""
 
 VIEW = """() => { const m = GeoStory.state.map, c = m.getCenter();
@@ -72,6 +84,10 @@ def test_labels_collide_with_no_label_and_no_marker(open_map, size):
     page = open_map(size, still=False)  # labels give way again once the animations settle
     found = page.evaluate(OVERLAPS)
     assert found["overlaps"] == []
+    assert found["hiddenAsides"] == []
+    # the chips (Washington, Moscow) and Niger's badge are on the map, and they count
+    assert any("Moscow" in text for text in found["asides"]), found["asides"]
+    assert any(text.startswith("Niger ·") for text in found["asides"]), found["asides"]
     # the story's own names are on the map: its country, and on a desktop its key sites
     assert "Niger" in found["labels"]
     if size[0] >= 1280:
@@ -83,6 +99,7 @@ def test_labels_collide_with_no_label_and_no_marker(open_map, size):
         settle(page)
         found = page.evaluate(OVERLAPS)
         assert found["overlaps"] == [], (steps, found["overlaps"])
+        assert found["hiddenAsides"] == [], (steps, found["hiddenAsides"])
         assert found["labels"], steps
 
 

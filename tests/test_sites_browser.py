@@ -11,7 +11,7 @@ from tests.test_locator_browser import OVERLAPS
 
 pytestmark = pytest.mark.browser
 
-US, FRANCE, NEUTRAL = "rgb(24, 16, 80)", "rgb(64, 160, 248)", "rgb(31, 31, 31)"
+US, FRANCE, NEUTRAL = "rgb(24, 16, 80)", "rgb(88, 152, 255)", "rgb(31, 31, 31)"
 
 SITES = """() => {
   const out = {};

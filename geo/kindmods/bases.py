@@ -13,6 +13,7 @@ their count and its popup lists them. map.toml's [[annotations]] are callouts be
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -108,6 +109,25 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
     )
 
 
+# A name that is another name with a parenthesis: "United States (CIA)".
+_QUALIFIED = re.compile(r"(?P<name>.+?) \((?P<part>[^()]+)\)\Z")
+
+
+def said_once(names: list[str]) -> str:
+    """Names sharing a key row, each said once: a name that is another listed name plus a
+    parenthesis folds into it ("United States", "United States (CIA)" read "United States
+    (incl. CIA)"); the others are listed as they are."""
+    parts: dict[str, list[str]] = {}
+    kept = []
+    for name in names:
+        qualified = _QUALIFIED.match(name)
+        if qualified and qualified["name"] in names:
+            parts.setdefault(qualified["name"], []).append(qualified["part"])
+        else:
+            kept.append(name)
+    return ", ".join(f"{n} (incl. {', '.join(parts[n])})" if n in parts else n for n in kept)
+
+
 def _operator_entries(
     sites: list[dict[str, Any]], palette: dict[str, str], neutral: str
 ) -> list[LegendEntry]:
@@ -127,7 +147,7 @@ def _operator_entries(
                 others.append(name)
     order = {name: i for i, name in enumerate(palette)}
     entries = [
-        LegendEntry("site", ", ".join(sorted(names, key=order.__getitem__)), colour)
+        LegendEntry("site", said_once(sorted(names, key=order.__getitem__)), colour)
         for colour, names in sorted(by_colour.items(), key=lambda kv: order[kv[1][0]])
     ]
     if not entries:

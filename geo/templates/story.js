@@ -472,10 +472,14 @@ var GeoStory = (function () {
     return a.left < b.right && a.right > b.left && a.top < b.bottom && a.bottom > b.top;
   }
 
-  /* The markers a label must not cover: events, clusters, sites (every icon but the labels). */
+  /* What a label must not cover: events, clusters, sites (every icon but the labels), a site's
+   * event count (drawn beside its icon) and the far-away chips at the frame's edge. Chips and
+   * badges are never hidden: a label gives way to them. */
+  var OBSTACLES = ".leaflet-marker-icon:not(.gs-label), .gs-site-badge, .gs-chip:not([hidden])";
+
   function markerBoxes() {
     if (!state.map) return [];
-    var nodes = state.map.getContainer().querySelectorAll(".leaflet-marker-icon:not(.gs-label)");
+    var nodes = state.map.getContainer().querySelectorAll(OBSTACLES);
     var boxes = [];
     Array.prototype.forEach.call(nodes, function (node) {
       var box = node.getBoundingClientRect();
@@ -531,6 +535,7 @@ var GeoStory = (function () {
   }
 
   function declutter() {
+    state.chipsAt = chipsAt();
     passThroughSites();
     var taken = markerBoxes();
     var named = {}; // text -> points where it is shown
@@ -840,6 +845,16 @@ var GeoStory = (function () {
       L.DomUtil.setPosition(aside.node, m.containerPointToLayerPoint(L.point(Math.round(x - w / 2), Math.round(y - h / 2))));
       aside.arrow.style.transform = "rotate(" + Math.round(Math.atan2(dy, dx) * 180 / Math.PI) + "deg)";
     });
+    // the labels give way to the chips: place them again when a chip moved since they were
+    if (state.labels.length && chipsAt() !== state.chipsAt) declutterNowAndLater();
+  }
+
+  /* Where the chips are shown (their container pixels and sizes), as one string. */
+  function chipsAt() {
+    return state.asides.map(function (aside) {
+      if (!aside.chip || aside.node.hidden || !aside.at) return "";
+      return [Math.round(aside.at.x), Math.round(aside.at.y), aside.node.offsetWidth, aside.node.offsetHeight].join(",");
+    }).join(";");
   }
 
   /* The list of an aside's events in date order (the layer's order), each opening its popup in
@@ -1564,9 +1579,11 @@ var GeoStory = (function () {
     });
   }
 
+  /* Full screen takes the box that holds the key and the map: the key stays above the map,
+   * which takes the rest of the screen (story.css). */
   var Fullscreen = mapButton("gs-fullscreen", "Full screen", "Show the map full screen", "⤢",
     function (m) {
-      var box = m.getContainer();
+      var box = m.getContainer().closest(".gs-map-box") || m.getContainer();
       if (document.fullscreenElement) document.exitFullscreen();
       else if (box.requestFullscreen) box.requestFullscreen();
     });
