@@ -54,3 +54,23 @@ def browser():
         chromium = launch(playwright)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def open_map(browser, default_build):
+    """Open the default map (or the build in ``out``) at a size, settled; afterwards, check
+    that no page logged an error or asked another origin for anything."""
+    from tests.browser import open_settled
+
+    pages = []
+
+    def opener(size=(1280, 800), out=None, still=True):
+        index = (out or default_build.out) / "index.html"
+        page, watch = open_settled(browser, index, size, 300, still)
+        pages.append((page, watch))
+        return page
+
+    yield opener
+    for page, watch in pages:
+        assert watch.errors == [] and watch.foreign == []
+        page.close()

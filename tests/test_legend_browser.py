@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from geo.build import build
-from tests.browser import SETTLED, open_settled
+from tests.browser import SETTLED
 from tests.conftest import DEFAULT_STORY
 
 pytestmark = pytest.mark.browser
@@ -71,21 +71,6 @@ HIT = """([x, y]) => {
   }
   return node.tagName.toLowerCase();
 }"""
-
-
-@pytest.fixture
-def open_map(browser, default_build):
-    pages = []
-
-    def opener(size=(1280, 800), out=None):
-        page, watch = open_settled(browser, (out or default_build.out) / "index.html", size, 200)
-        pages.append((page, watch))
-        return page
-
-    yield opener
-    for page, watch in pages:
-        assert watch.errors == [] and watch.foreign == []
-        page.close()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

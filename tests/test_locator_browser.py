@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import SETTLED, open_settled
+from tests.browser import SETTLED
 
 pytestmark = pytest.mark.browser
 
@@ -57,21 +57,6 @@ BEYOND = """() => {
   const se = m.latLngToContainerPoint(limit.getSouthEast());
   return Math.max(nw.x, nw.y, size.x - se.x, size.y - se.y);
 }"""
-
-
-@pytest.fixture
-def open_map(browser, default_build):
-    pages = []
-
-    def opener(size=(1280, 800), still=True):
-        page, watch = open_settled(browser, default_build.out / "index.html", size, 300, still)
-        pages.append((page, watch))
-        return page
-
-    yield opener
-    for page, watch in pages:
-        assert watch.errors == []
-        page.close()
 
 
 def settle(page, ms: int = 450) -> None:

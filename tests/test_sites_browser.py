@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import open_settled
 from tests.test_locator_browser import OVERLAPS
 
 pytestmark = pytest.mark.browser
@@ -31,21 +30,6 @@ SITES = """() => {
 }"""
 
 DAY = "(iso) => Math.round(Date.parse(iso) / 86400000)"
-
-
-@pytest.fixture
-def open_map(browser, default_build):
-    pages = []
-
-    def opener(size=(1280, 800)):
-        page, watch = open_settled(browser, default_build.out / "index.html", size, 300)
-        pages.append((page, watch))
-        return page
-
-    yield opener
-    for page, watch in pages:
-        assert watch.errors == [] and watch.foreign == []
-        page.close()
 
 
 def _range(page, start: str, end: str) -> dict:
