@@ -33,6 +33,16 @@ OVERLAPS = """() => {
     .filter((n) => Number(n.getAttribute('data-count')) > 0)
     .map((n) => [n.textContent, !!shown(n.querySelector('span') || n)]);
   const found = [];
+  // a label cut by the frame's edge collides with the frame
+  const frame = document.querySelector('.gs-map').getBoundingClientRect();
+  labels.forEach((a) => {
+    const r = a[1];
+    const cut = r.left < frame.left || r.right > frame.right || r.top < frame.top ||
+      r.bottom > frame.bottom;
+    const seen = r.right > frame.left && r.left < frame.right && r.bottom > frame.top &&
+      r.top < frame.bottom;
+    if (cut && seen) found.push(a[0] + ' / the frame');
+  });
   labels.forEach((a, i) => {
     labels.slice(i + 1).forEach((b) => { if (hit(a[1], b[1])) found.push(a[0] + ' / ' + b[0]); });
     markers.forEach((m) => { if (hit(a[1], m[1])) found.push(a[0] + ' / ' + m[0]); });

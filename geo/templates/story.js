@@ -538,6 +538,11 @@ var GeoStory = (function () {
     state.chipsAt = chipsAt();
     passThroughSites();
     var taken = markerBoxes();
+    var frame = state.map.getContainer().getBoundingClientRect();
+    var cut = function (box) { // by the frame's edge: a label shows whole or not at all
+      return box.left < frame.left || box.right > frame.right || box.top < frame.top ||
+        box.bottom > frame.bottom;
+    };
     var named = {}; // text -> points where it is shown
     var nearby = function (text, at) {
       return (named[text] || []).some(function (p) {
@@ -564,7 +569,7 @@ var GeoStory = (function () {
           if (placements[k]) place(node, placements[k]);
           var box = span.getBoundingClientRect();
           if (!box.width) return; // not drawn at this zoom
-          var hit = taken.some(function (other) {
+          var hit = cut(box) || taken.some(function (other) {
             return overlaps(box, other);
           });
           if (!hit) {
