@@ -27,10 +27,10 @@ import shapely
 from typing_extensions import NotRequired, TypedDict  # pydantic validates these on 3.10-3.11
 
 from geo.scene import LayerScene, Symbol
-from geo.shapes import encode, quantum
+from geo.shapes import Arcs, quantum
 from geo.text import missing
 
-VERSION = 1
+VERSION = 2  # 2: lines and polygons as shared arcs
 COORDINATE_GRID = 1e-5  # degrees, about 1 m: finer than the map ever shows
 POINT_TYPE = 0  # shapely's type id of a Point
 
@@ -87,13 +87,21 @@ class Labels(TypedDict):
     rank: list[str]
 
 
+class ArcsDoc(TypedDict):
+    """Every polygon's and line's vertices on the page, cut into arcs that layers share (see
+    geo/shapes.py)."""
+
+    quantum: float  # degrees a unit of the grid
+    coords: str  # base64 of zigzag varints: the x, y differences along the arcs' vertices
+    lengths: str  # base64 of zigzag varints: each arc's number of vertices
+
+
 class ShapesDoc(TypedDict):
-    """A layer's lines or polygons, small (see geo/shapes.py): shapely's ragged array."""
+    """A layer's lines or polygons: shapely's ragged array, its rings or lines as arcs."""
 
     type: Literal["MultiPolygon", "MultiLineString", "Polygon", "LineString"]
-    quantum: float  # degrees a unit of the grid
-    coords: str  # base64 of zigzag varints: the x, y differences along the layer's vertices
-    offsets: list[list[int]]  # into the vertices, then rings or lines, then parts
+    refs: str  # base64 of zigzag varints: arc i, or ~i for arc i backwards
+    offsets: list[list[int]]  # into the refs, then rings or lines, then parts
 
 
 class PackedColumn(TypedDict):
@@ -190,6 +198,7 @@ class PageDoc(TypedDict):
     version: int
     view: ViewDoc
     layers: list[LayerDoc]
+    arcs: NotRequired[ArcsDoc]  # when a layer has lines or polygons
     chapters: list[ChapterDoc]
 
 
@@ -210,7 +219,8 @@ def page_document(
     minx, miny, maxx, maxy = view
     west, south, east, north = max_bounds or scenes_extent(scenes, view)
     filled = max_bounds is None and areas_fill(scenes, view)
-    return {
+    arcs = Arcs(quantum(max_zoom))
+    doc: PageDoc = {
         "version": VERSION,
         "view": {
             "bounds": [[miny, minx], [maxy, maxx]],
@@ -220,9 +230,12 @@ def page_document(
             "maxZoom": max_zoom,
             "background": background,
         },
-        "layers": [layer_document(s, quantum(max_zoom), large) for s in scenes],
+        "layers": [layer_document(s, arcs, large) for s in scenes],
         "chapters": list(chapters),
     }
+    if shared := arcs.finish():
+        doc["arcs"] = shared
+    return doc
 
 
 def areas_fill(scenes: Sequence[LayerScene], view: tuple[float, float, float, float]) -> bool:
@@ -321,9 +334,10 @@ def is_large(scene: LayerScene, large: int = LARGE_LAYER) -> bool:
     )
 
 
-def layer_document(scene: LayerScene, grid: float, large: int = LARGE_LAYER) -> LayerDoc:
-    """One layer as columns; its lines and polygons on a ``grid`` of that many degrees; packed
-    when it is a clustered point layer of more than ``large`` features."""
+def layer_document(scene: LayerScene, arcs: Arcs, large: int = LARGE_LAYER) -> LayerDoc:
+    """One layer as columns; its lines and polygons as references into the page's ``arcs``
+    (written by ``arcs.finish()``); packed when it is a clustered point layer of more than
+    ``large`` features."""
     frame = scene.frame
     packed = is_large(scene, large)
     popup = [_popup_row(r) for r in scene.popup]
@@ -386,7 +400,7 @@ def layer_document(scene: LayerScene, grid: float, large: int = LARGE_LAYER) -> 
     if (shapely.get_type_id(geoms) == POINT_TYPE).all():  # as columns; MultiPoints as GeoJSON
         doc["lon"] = [round(float(x), 5) for x in shapely.get_x(geoms)]
         doc["lat"] = [round(float(y), 5) for y in shapely.get_y(geoms)]
-    elif shapes := encode(frame.geometry.values, grid):
+    elif shapes := arcs.add(frame.geometry.values):
         doc["shapes"] = shapes
     else:
         doc["geometry"] = [json.loads(shapely.to_geojson(g)) for g in geoms]

@@ -1,16 +1,25 @@
-"""Polygons and lines for the page, small: quantised, delta-coded varints in base64.
+"""Polygons and lines for the page, small: one topology of quantised, delta-coded varints.
 
-Plain GeoJSON costs about 17 bytes a vertex; this costs about 3. Every coordinate is snapped
+Plain GeoJSON costs about 17 bytes a vertex; this costs about 2. Every coordinate is snapped
 to one grid (``quantum`` degrees, finer than half a pixel at the map's deepest zoom), so a
-border two countries share stays one line: both sides snap each shared vertex to the same
-integers. The layer's vertices are one chain of differences, zigzag-encoded (small negatives
-stay small) and written as LEB128 varints, so most take one byte. ``story.js`` (``shapeOf``)
-undoes it. The structure is shapely's ragged array: offsets into the vertices, rings, parts.
+border two shapes share meets at the same integers. Then, as in TopoJSON, every ring and line
+of every layer is cut where shapes meet or part ("junctions") into *arcs*, and each arc is
+written once for the whole page: a border two countries share, the outline of Niger that its
+regions repeat, a neighbour of the land beyond, each is one arc that both sides refer to (one
+of them backwards), and shared borders stay shared by construction. About a third of the
+default story's vertices are such repeats.
+
+The page document holds the arcs (:meth:`Arcs.finish`): their vertices as one chain of x, y
+differences, zigzag-encoded (small negatives stay small) and written as LEB128 varints, so
+most take one byte, and each arc's length. A layer (:meth:`Arcs.add`) keeps shapely's ragged
+structure, offsets from parts to rings or lines, but a ring or line is a run of arc
+references (``~i``: arc ``i`` backwards). ``story.js`` (``shapeOf``) undoes it.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 from typing import Any
 
 import numpy as np
@@ -27,6 +36,12 @@ RAGGED_TYPES = {
     shapely.GeometryType.LINESTRING: "LineString",
     shapely.GeometryType.POLYGON: "Polygon",
 }
+CLOSED = {"MultiPolygon", "Polygon"}  # rings: their last vertex repeats the first
+
+# A grid point as one int64 (x in the high half, y in the low), so that points compare as
+# numbers: at the finest grid a longitude is under 2**25 units either way.
+_OFFSET = 1 << 30
+_LOW = (1 << 32) - 1
 
 
 def quantum(max_zoom: int) -> float:
@@ -36,28 +51,115 @@ def quantum(max_zoom: int) -> float:
     return next((g for g in GRIDS if g <= half_pixel), GRIDS[-1])
 
 
-def encode(geometries: Any, grid: float) -> dict[str, Any] | None:
-    """A layer's polygons or lines as ``{type, quantum, coords, offsets}``; None when the
-    layer mixes families (points with polygons, say) or holds empty geometries, which the
-    page then takes as GeoJSON."""
-    geoms = np.asarray(geometries, dtype=object)
-    if not len(geoms) or shapely.is_empty(geoms).any():
+class Arcs:
+    """The page's arcs, gathered over its layers: :meth:`add` each layer, then :meth:`finish`
+    (junctions depend on every layer, so the references are written at the end)."""
+
+    def __init__(self, grid: float) -> None:
+        self.grid = grid
+        self._layers: list[tuple[dict[str, Any], np.ndarray, np.ndarray, bool]] = []
+
+    def add(self, geometries: Any) -> dict[str, Any] | None:
+        """A layer's polygons or lines as ``{type, refs, offsets}``, its ``refs`` filled in
+        by :meth:`finish`; None when the layer mixes families (points with polygons, say)
+        or holds empty geometries, which the page then takes as GeoJSON."""
+        geoms = np.asarray(geometries, dtype=object)
+        if not len(geoms) or shapely.is_empty(geoms).any():
+            return None
+        try:
+            kind, coords, offsets = shapely.to_ragged_array(geoms)
+        except ValueError:  # mixed geometry types
+            return None
+        if kind not in RAGGED_TYPES:
+            return None
+        ints = np.rint(coords[:, :2] / self.grid).astype(np.int64)
+        keys = ((ints[:, 0] + _OFFSET) << 32) | (ints[:, 1] + _OFFSET)
+        doc = {"type": RAGGED_TYPES[kind], "refs": "", "offsets": [o.tolist() for o in offsets]}
+        self._layers.append((doc, keys, np.asarray(offsets[0]), doc["type"] in CLOSED))
+        return doc
+
+    def finish(self) -> dict[str, Any] | None:
+        """The arcs as ``{quantum, coords, lengths}``, after writing every added layer's
+        ``refs`` and its rings' or lines' offsets into them; None when no layer was added."""
+        if not self._layers:
+            return None
+        junctions = _junctions(self._layers)
+        arcs: list[tuple[int, ...]] = []
+        index: dict[tuple[int, ...], int] = {}
+
+        def ref(arc: tuple[int, ...]) -> int:
+            if arc in index:
+                return index[arc]
+            if (back := arc[::-1]) in index:
+                return ~index[back]
+            index[arc] = len(arcs)
+            arcs.append(arc)
+            return index[arc]
+
+        for doc, keys, chains, closed in self._layers:
+            refs: list[int] = []
+            starts = [0]
+            for start, end in itertools.pairwise(chains):
+                refs.extend(ref(a) for a in _cut(keys[start:end], junctions, closed))
+                starts.append(len(refs))
+            doc["refs"] = _base64(varints(np.array(refs, dtype=np.int64)))
+            doc["offsets"][0] = starts
+        points = np.fromiter((k for a in arcs for k in a), dtype=np.int64)
+        ints = np.stack([(points >> 32) - _OFFSET, (points & _LOW) - _OFFSET], axis=1)
+        # differences along the chain of x, y pairs: each x after the previous x, y after y
+        deltas = np.diff(ints, axis=0, prepend=[[0, 0]]).ravel()
+        return {
+            "quantum": self.grid,
+            "coords": _base64(varints(deltas)),
+            "lengths": _base64(varints(np.array([len(a) for a in arcs], dtype=np.int64))),
+        }
+
+
+def _junctions(layers: list[tuple[Any, np.ndarray, np.ndarray, bool]]) -> np.ndarray:
+    """The grid points where shapes meet or part: reached from more than one pair of
+    neighbours, or the end of a line. Sorted, for ``np.isin``."""
+    points, pairs, ends = [], [], []
+    for _doc, keys, chains, closed in layers:
+        for start, end in itertools.pairwise(chains):
+            chain = keys[start : end - 1] if closed else keys[start:end]
+            if closed:
+                before, after = np.roll(chain, 1), np.roll(chain, -1)
+            else:
+                before = np.concatenate(([-1], chain[:-1]))
+                after = np.concatenate((chain[1:], [-1]))
+                ends.append(chain[[0, -1]])
+            points.append(chain)
+            pairs.append(np.stack([np.minimum(before, after), np.maximum(before, after)], 1))
+    seen = np.unique(np.column_stack([np.concatenate(points), np.concatenate(pairs)]), axis=0)
+    where, counts = np.unique(seen[:, 0], return_counts=True)
+    return np.union1d(where[counts > 1], np.concatenate(ends or [np.zeros(0, np.int64)]))
+
+
+def _cut(chain: np.ndarray, junctions: np.ndarray, closed: bool) -> list[tuple[int, ...]]:
+    """A ring or line as arcs from junction to junction. A ring starts at its first junction,
+    or, with none, at its least point, so that the same ring met twice is one arc."""
+    if closed:
+        ring = chain[:-1]
+        cuts = np.flatnonzero(np.isin(ring, junctions))
+        first = cuts[0] if len(cuts) else int(np.argmin(ring))
+        chain = np.concatenate((np.roll(ring, -first), np.roll(ring, -first)[:1]))
+        cuts = np.append(cuts - first, len(ring)) if len(cuts) else np.array([0, len(ring)])
+    else:
+        cuts = np.flatnonzero(np.isin(chain, junctions))
+    items = chain.tolist()
+    return [tuple(items[a : b + 1]) for a, b in itertools.pairwise(cuts)]
+
+
+def encode(geometries: Any, grid: float) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """One layer alone as its arcs and its shapes (a page gathers every layer's arcs)."""
+    arcs = Arcs(grid)
+    if (shapes := arcs.add(geometries)) is None:
         return None
-    try:
-        kind, coords, offsets = shapely.to_ragged_array(geoms)
-    except ValueError:  # mixed geometry types
-        return None
-    if kind not in RAGGED_TYPES:
-        return None
-    ints = np.rint(coords[:, :2] / grid).astype(np.int64).ravel()
-    # differences along the chain of x, y pairs: each x after the previous x, y after y
-    deltas = np.diff(ints.reshape(-1, 2), axis=0, prepend=[[0, 0]]).ravel()
-    return {
-        "type": RAGGED_TYPES[kind],
-        "quantum": grid,
-        "coords": base64.b64encode(varints(deltas)).decode("ascii"),
-        "offsets": [o.tolist() for o in offsets],
-    }
+    return arcs.finish(), shapes  # type: ignore[return-value]
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def varints(values: np.ndarray) -> bytes:

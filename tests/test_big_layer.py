@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 
 from geo import assets, contract
 from geo.build import build, read_story
+from geo.shapes import Arcs
 
 HOSTILE = "<img src=x onerror=alert(1)> ${alert(1)} {{ 7*7 }}"
 DATA = re.compile(r'<script type="application/json" id="gs-data">(.*?)</script>', re.DOTALL)
@@ -89,7 +90,7 @@ def test_packed_columns_round_trip(big_story, big_build):
     """Unpacked, a packed layer gives what the small path writes (lon and lat on the grid)."""
     story = read_story(big_story)
     scene = next(s for s in story.scenes if s.kind == "events")
-    plain = contract.layer_document(scene, 1e-5, large=10**9)
+    plain = contract.layer_document(scene, Arcs(1e-5), large=10**9)
     packed = page_document(big_build.out)["layers"][0]
     assert "packed" not in plain
     got = contract.unpack(packed["packed"], packed["count"])

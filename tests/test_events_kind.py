@@ -9,6 +9,7 @@ import shapely
 from geo.build import read_story
 from geo.contract import layer_document
 from geo.kindmods import events
+from geo.shapes import Arcs
 from tests.conftest import DEFAULT_STORY
 
 COUNTRY_LEVEL = ["us-troops-648", "us-withdrawal-complete", "ecowas-exit-effective"]
@@ -67,7 +68,7 @@ def test_the_niger_story_marks_its_events(scene):
 
 
 def test_the_page_document_carries_the_decisions(scene):
-    doc = layer_document(scene, 1e-5)
+    doc = layer_document(scene, Arcs(1e-5))
     assert doc["areaField"] == "area" and doc["vagueField"] == "date_vague"
     assert doc["farFields"] == ["far_place", "far_lon", "far_lat"]
     for column in ("area", "date_vague", "far_place", "far_lon", "far_lat"):

@@ -16,8 +16,9 @@
  *   fillColor?: string, fillOpacity?: number, dashArray?: string, radius?: number}} LeafletStyle
  * @typedef {{text: string[], lon: number[], lat: number[], priority: number[], role: string[],
  *   rank: string[]}} Labels
- * @typedef {{type: "MultiPolygon"|"MultiLineString"|"Polygon"|"LineString", quantum: number,
- *   coords: string, offsets: number[][]}} ShapesDoc
+ * @typedef {{type: "MultiPolygon"|"MultiLineString"|"Polygon"|"LineString", refs: string,
+ *   offsets: number[][]}} ShapesDoc
+ * @typedef {{quantum: number, coords: string, lengths: string}} ArcsDoc
  * @typedef {{name: string, kind: string, title: string,
  *   symbol: "area"|"line"|"dot"|"site"|"event", shape: string, style: LeafletStyle,
  *   categoryField: ?string, categoryStyles: Object<string, LeafletStyle>, show: boolean,
@@ -38,13 +39,15 @@
  * @typedef {{text: string, events: string[]}} Sentence
  * @typedef {{title: string, text: Sentence[], start: ?number, end: ?number,
  *   bounds: ?Array<number[]>, frame: string[], events: string[]}} ChapterDoc
- * @typedef {{version: number, view: ViewDoc, layers: LayerDoc[], chapters: ChapterDoc[]}} PageDoc
+ * @typedef {{version: number, view: ViewDoc, layers: LayerDoc[], arcs?: ArcsDoc,
+ *   chapters: ChapterDoc[]}} PageDoc
  */
 var GeoStory = (function () {
   "use strict";
   var state = {
     map: null,
     doc: null,
+    arcs: null, // the page's arcs, read when a line or polygon is first drawn
     layers: {}, // name -> {doc, group, markers: {id: marker}, cluster}
     events: {}, // id -> marker, over every clustered layer (the first layer wins a shared id)
     eventLayer: null, // the first cluster group
@@ -377,17 +380,15 @@ var GeoStory = (function () {
   var POINT = { event: eventMarker, site: siteMarker, dot: dotMarker };
   var SITE_PANE = "gs-sites";
 
-  /* The layer's vertices from geo/shapes.py's varints: x, y, x, y... in degrees. */
-  function vertices(shapes) {
-    var bytes = atob(shapes.coords), out = [], value = 0, shift = 0, last = [0, 0];
+  /* geo/shapes.py's zigzag LEB128 varints, as numbers. */
+  function varints(text) {
+    var bytes = atob(text), out = [], value = 0, shift = 0;
     for (var k = 0; k < bytes.length; k++) {
       var b = bytes.charCodeAt(k);
       value += (b & 127) * Math.pow(2, shift); // beyond 32 bits, unlike <<
       shift += 7;
       if (b < 128) {
-        var n = out.length % 2, delta = value % 2 ? -(value + 1) / 2 : value / 2;
-        last[n] += delta;
-        out.push(last[n] * shapes.quantum);
+        out.push(value % 2 ? -(value + 1) / 2 : value / 2);
         value = 0;
         shift = 0;
       }
@@ -395,22 +396,53 @@ var GeoStory = (function () {
     return out;
   }
 
+  /* The page's arcs (geo/shapes.py), each a list of [x, y] in degrees; read once. */
+  function arcs() {
+    if (state.arcs) return state.arcs;
+    var a = state.doc.arcs, steps = varints(a.coords), at = 0, x = 0, y = 0;
+    state.arcs = varints(a.lengths).map(function (n) {
+      var arc = [];
+      for (var k = 0; k < n; k++, at += 2) {
+        x += steps[at];
+        y += steps[at + 1];
+        arc.push([x * a.quantum, y * a.quantum]);
+      }
+      return arc;
+    });
+    return state.arcs;
+  }
+
+  /* A ring or line: its arcs end to end (~i: arc i backwards), each join once. */
+  function chain(refs, from, to) {
+    var all = arcs(), out = [];
+    for (var k = from; k < to; k++) {
+      var r = refs[k], arc = r < 0 ? all[~r].slice().reverse() : all[r];
+      for (var v = out.length ? 1 : 0; v < arc.length; v++) out.push(arc[v]);
+    }
+    return out;
+  }
+
   /* Feature i of a ragged array as a GeoJSON geometry: offsets lead from parts to rings or
-   * lines to vertices. */
+   * lines, and from those to their arcs. */
   function shapeOf(doc, i) {
-    var s = doc.shapes, xy = s.xy || (s.xy = vertices(s)), depth = s.offsets.length;
+    var s = doc.shapes, refs = s.arcRefs || (s.arcRefs = varints(s.refs));
+    var depth = s.offsets.length, top = depth - 1;
     function level(d, from, to) {
       var items = [];
       for (var k = from; k < to; k++) {
-        if (d < 0) items.push([xy[2 * k], xy[2 * k + 1]]);
-        else items.push(level(d - 1, s.offsets[d][k], s.offsets[d][k + 1]));
+        items.push(
+          d === 0
+            ? chain(refs, s.offsets[0][k], s.offsets[0][k + 1])
+            : level(d - 1, s.offsets[d][k], s.offsets[d][k + 1]),
+        );
       }
       return items;
     }
-    var top = depth - 1;
     return {
       type: s.type,
-      coordinates: level(top - 1, s.offsets[top][i], s.offsets[top][i + 1]),
+      coordinates: top === 0
+        ? chain(refs, s.offsets[0][i], s.offsets[0][i + 1])
+        : level(top - 1, s.offsets[top][i], s.offsets[top][i + 1]),
     };
   }
 
@@ -1741,6 +1773,7 @@ var GeoStory = (function () {
     });
     state.map = m;
     state.doc = doc;
+    state.arcs = null;
     m.createPane(SITE_PANE).style.zIndex = 620; // between markers (600) and tooltips (650)
     limitZoom(m);
     m.on("resize", function () {
