@@ -99,8 +99,9 @@ class Arcs:
         for doc, keys, chains, closed in self._layers:
             refs: list[int] = []
             starts = [0]
+            meets = np.isin(keys, junctions)
             for start, end in itertools.pairwise(chains):
-                refs.extend(ref(a) for a in _cut(keys[start:end], junctions, closed))
+                refs.extend(ref(a) for a in _cut(keys[start:end], meets[start:end], closed))
                 starts.append(len(refs))
             doc["refs"] = _base64(varints(np.array(refs, dtype=np.int64)))
             doc["offsets"][0] = starts
@@ -118,34 +119,38 @@ class Arcs:
 def _junctions(layers: list[tuple[Any, np.ndarray, np.ndarray, bool]]) -> np.ndarray:
     """The grid points where shapes meet or part: reached from more than one pair of
     neighbours, or the end of a line. Sorted, for ``np.isin``."""
-    points, pairs, ends = [], [], []
+    seen, ends = [], []
     for _doc, keys, chains, closed in layers:
-        for start, end in itertools.pairwise(chains):
-            chain = keys[start : end - 1] if closed else keys[start:end]
-            if closed:
-                before, after = np.roll(chain, 1), np.roll(chain, -1)
-            else:
-                before = np.concatenate(([-1], chain[:-1]))
-                after = np.concatenate((chain[1:], [-1]))
-                ends.append(chain[[0, -1]])
-            points.append(chain)
-            pairs.append(np.stack([np.minimum(before, after), np.maximum(before, after)], 1))
-    seen = np.unique(np.column_stack([np.concatenate(points), np.concatenate(pairs)]), axis=0)
-    where, counts = np.unique(seen[:, 0], return_counts=True)
+        starts, stops = chains[:-1], chains[1:] - closed  # a ring's last vertex is its first
+        sizes = stops - starts
+        at = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - starts, sizes)
+        first, last = np.repeat(starts, sizes), np.repeat(stops - 1, sizes)
+        none = -1  # no neighbour: a line's end (grid points are positive)
+        if closed:
+            before = keys[np.where(at == first, last, at - 1)]
+            after = keys[np.where(at == last, first, at + 1)]
+        else:
+            before = np.where(at == first, none, keys[np.maximum(at - 1, 0)])
+            after = np.where(at == last, none, keys[np.minimum(at + 1, len(keys) - 1)])
+            ends.append(keys[np.concatenate((starts, stops - 1))])
+        pairs = np.column_stack([keys[at], np.minimum(before, after), np.maximum(before, after)])
+        seen.append(pairs)
+    where, counts = np.unique(np.unique(np.concatenate(seen), axis=0)[:, 0], return_counts=True)
     return np.union1d(where[counts > 1], np.concatenate(ends or [np.zeros(0, np.int64)]))
 
 
-def _cut(chain: np.ndarray, junctions: np.ndarray, closed: bool) -> list[tuple[int, ...]]:
-    """A ring or line as arcs from junction to junction. A ring starts at its first junction,
-    or, with none, at its least point, so that the same ring met twice is one arc."""
+def _cut(chain: np.ndarray, meets: np.ndarray, closed: bool) -> list[tuple[int, ...]]:
+    """A ring or line as arcs from junction to junction (``meets``: at a junction). A ring
+    starts at its first junction, or, with none, at its least point, so that the same ring
+    met twice is one arc."""
     if closed:
         ring = chain[:-1]
-        cuts = np.flatnonzero(np.isin(ring, junctions))
+        cuts = np.flatnonzero(meets[:-1])
         first = cuts[0] if len(cuts) else int(np.argmin(ring))
-        chain = np.concatenate((np.roll(ring, -first), np.roll(ring, -first)[:1]))
+        chain = np.concatenate((ring[first:], ring[: first + 1]))
         cuts = np.append(cuts - first, len(ring)) if len(cuts) else np.array([0, len(ring)])
     else:
-        cuts = np.flatnonzero(np.isin(chain, junctions))
+        cuts = np.flatnonzero(meets)
     items = chain.tolist()
     return [tuple(items[a : b + 1]) for a, b in itertools.pairwise(cuts)]
 
