@@ -152,7 +152,7 @@ class LayerDoc(TypedDict):
     geometry: NotRequired[list[dict[str, Any]]]  # mixed or empty geometries: GeoJSON
     columns: dict[str, list[Any]]
     popup: list[PopupRow]
-    titleField: str | None
+    titleField: str | list[str] | None  # several: their values joined by ": "
     idField: str | None
     ringField: str | None
     ringStyle: LeafletStyle | None
@@ -341,10 +341,11 @@ def layer_document(scene: LayerScene, arcs: Arcs, large: int = LARGE_LAYER) -> L
     frame = scene.frame
     packed = is_large(scene, large)
     popup = [_popup_row(r) for r in scene.popup]
+    titles = scene.title_field if isinstance(scene.title_field, tuple) else (scene.title_field,)
     used = _popup_fields(scene.popup) | {
         f
         for f in (
-            scene.title_field,
+            *titles,
             scene.id_field,
             scene.ring_field,
             scene.bearing_field,
@@ -375,7 +376,7 @@ def layer_document(scene: LayerScene, arcs: Arcs, large: int = LARGE_LAYER) -> L
         "count": len(frame),
         "columns": {},
         "popup": popup,
-        "titleField": scene.title_field,
+        "titleField": list(titles) if len(titles) > 1 else titles[0],
         "idField": scene.id_field,
         "ringField": scene.ring_field,
         "ringStyle": leaflet_style(scene.ring, "polygon") if scene.ring else None,

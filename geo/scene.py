@@ -143,7 +143,8 @@ class LayerScene:
     labels: tuple[Label, ...] = ()
     legend: tuple[LegendEntry, ...] = ()
     popup: tuple[Mapping[str, Any], ...] = ()  # rows of the popup template, see geo.contract
-    title_field: str | None = None  # the feature's name on hover and for screen readers
+    # the feature's name on hover and for screen readers; several fields: joined by ": "
+    title_field: str | tuple[str, ...] | None = None
     id_field: str | None = None
     show: bool = True
     control: bool = True  # listed in the layer control

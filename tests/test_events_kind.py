@@ -73,6 +73,9 @@ def test_the_page_document_carries_the_decisions(scene):
     assert doc["farFields"] == ["far_place", "far_lon", "far_lat"]
     for column in ("area", "date_vague", "far_place", "far_lon", "far_lat"):
         assert len(doc["columns"][column]) == doc["count"]
+    # the hover title, "3 August 2023: Junta ends ...", is put together on the page
+    assert doc["titleField"] == ["when", "title"] and "hover" not in doc["columns"]
+    assert {"when", "title"} <= doc["columns"].keys()
 
 
 def test_the_key_explains_the_new_symbols(scene):

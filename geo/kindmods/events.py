@@ -82,7 +82,7 @@ def scene(layer: Layer, story: Story, view: Bounds) -> LayerScene:
         categories=cats,
         legend=tuple(legend),
         popup=POPUP,
-        title_field="hover",
+        title_field=("when", "title"),  # "3 August 2023: Junta ends ...", a range with its end
         id_field="id",
         show=layer.config.show,
         in_legend=layer.config.legend,
@@ -164,8 +164,6 @@ def _columns(
         "end_day": [d[1] for d in dates],
         "when": when,
         "when_iso": [d[3] for d in dates],  # HTML's month/year forms
-        # a range keeps its end
-        "hover": [f"{w}: {t}" for w, t in zip(when, frame["title"].tolist(), strict=True)],
         "category_text": (
             [str(v) for v in frame[category_field].tolist()] if category_field else [None] * n
         ),

@@ -25,7 +25,7 @@
  *   control: boolean, interactive: boolean, cluster: boolean, count: number,
  *   lon?: number[], lat?: number[], shapes?: ShapesDoc, geometry?: Object[],
  *   columns: Object<string, Array>,
- *   popup: PopupRow[], titleField: ?string, idField: ?string, ringField: ?string,
+ *   popup: PopupRow[], titleField: ?(string|string[]), idField: ?string, ringField: ?string,
  *   ringStyle: ?LeafletStyle, bearingField: ?string, farFields: ?Array<string>,
  *   areaField: ?string, vagueField: ?string, labels: Labels,
  *   start: ?Array<?number>, end: ?Array<?number>, countAs: ?string,
@@ -204,6 +204,13 @@ var GeoStory = (function () {
     return field && doc.columns[field] ? doc.columns[field][i] : null;
   }
 
+  /* The feature's name on hover: its title field, or its title fields' values joined. */
+  function titleOf(doc, i) {
+    var f = doc.titleField;
+    if (!Array.isArray(f)) return column(doc, f, i) || "";
+    return f.map(function (name) { return column(doc, name, i); }).filter(present).join(": ");
+  }
+
   function styleOf(doc, i) {
     var value = column(doc, doc.categoryField, i);
     var own = present(value) ? doc.categoryStyles[String(value)] : null;
@@ -235,7 +242,7 @@ var GeoStory = (function () {
         iconAnchor: [size / 2, size / 2],
         popupAnchor: [0, -8],
       }),
-      title: column(doc, doc.titleField, i) || "",
+      title: titleOf(doc, i),
       riseOnHover: true,
     }, options || {}));
   }
@@ -1473,7 +1480,7 @@ var GeoStory = (function () {
       var li = el("li"), button = popupButton("gs-aside-item");
       button.setAttribute("data-id", column(doc, doc.idField, i));
       button.appendChild(el("span", "gs-date", column(doc, "when", i)));
-      button.appendChild(document.createTextNode(" " + (column(doc, "title", i) || column(doc, doc.titleField, i) || "")));
+      button.appendChild(document.createTextNode(" " + (column(doc, "title", i) || titleOf(doc, i))));
       button.addEventListener("click", function (e) {
         L.DomEvent.stop(e); // the button leaves the page: the map must not take the click
         var one = popup(doc, i);
