@@ -21,7 +21,8 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,19 +94,49 @@ _PATTERNS = {  # what geo.load accepts, in XML Schema's regular expressions (imp
 _PER_FEATURE_SOURCE = ("source_name", "source_url")
 
 
-def write_datapackage(story: Story, folder: Path, written: Sequence[Path]) -> Path:
-    """Describe the files in ``written`` (all in ``folder``) in ``folder/datapackage.json``."""
+@dataclass(frozen=True)
+class Prepared:
+    """The slow parts of the descriptor, found ahead where a core is free (a build's worker,
+    once its own files are written): files' sizes and hashes by name, the sources each layer
+    cites by layer name."""
+
+    files: dict[str, tuple[int, str]]
+    sources: dict[str, set[tuple[str, str | None]]]
+
+
+def prepare(story: Story, files: Iterable[Path]) -> Prepared:
+    """The sizes and hashes of ``files`` and every layer's cited sources."""
+    return Prepared(
+        {path.name: _size_and_hash(path) for path in files},
+        {layer.name: _source_pairs(layer) for layer in story.layers},
+    )
+
+
+def write_datapackage(
+    story: Story, folder: Path, written: Sequence[Path], prepared: Prepared | None = None
+) -> Path:
+    """Describe the files in ``written`` (all in ``folder``) in ``folder/datapackage.json``;
+    ``prepared`` holds what :func:`prepare` found of them (the same as found here)."""
+    files: Mapping[str, tuple[int, str]] = {}
+    if prepared is not None:
+        files = prepared.files
+        for layer in story.layers:  # kept where _source_pairs keeps what it finds
+            shared("source pairs", (layer,), lambda layer=layer: prepared.sources[layer.name])
     path = folder / DATAPACKAGE
-    text = json.dumps(datapackage(story, written), ensure_ascii=False, indent=2, sort_keys=True)
+    package = datapackage(story, written, files)
+    text = json.dumps(package, ensure_ascii=False, indent=2, sort_keys=True)
     path.write_text(text + "\n", encoding="utf-8")
     return path
 
 
-def datapackage(story: Story, written: Sequence[Path]) -> dict[str, Any]:
-    """The Data Package descriptor of the written files."""
+def datapackage(
+    story: Story, written: Sequence[Path], files: Mapping[str, tuple[int, str]] | None = None
+) -> dict[str, Any]:
+    """The Data Package descriptor of the written files (``files``: some of their sizes and
+    hashes, found already)."""
     csv_tables = {t.name: t for t in all_tables(story) if t.dimension == "points"}
     names: set[str] = set()
-    resources = [_resource(story, path, csv_tables, names) for path in written]
+    resources = [_resource(story, path, csv_tables, names, files or {}) for path in written]
     config = story.config
     package: dict[str, Any] = {
         "profile": "data-package",
@@ -122,18 +153,22 @@ def datapackage(story: Story, written: Sequence[Path]) -> dict[str, Any]:
 
 
 def _resource(
-    story: Story, path: Path, csv_tables: dict[str, Table], names: set[str]
+    story: Story,
+    path: Path,
+    csv_tables: dict[str, Table],
+    names: set[str],
+    files: Mapping[str, tuple[int, str]],
 ) -> dict[str, Any]:
     export, layers = _contents(story, path.name)
     fmt, mediatype, label, what = FORMATS[export]
-    data = path.read_bytes()
+    size, digest = files.get(path.name) or _size_and_hash(path)
     resource: dict[str, Any] = {
         "name": _unique_name(path.name, names),
         "path": path.name,
         "format": fmt,
         "mediatype": mediatype,
-        "bytes": len(data),
-        "hash": f"sha256:{hashlib.sha256(data).hexdigest()}",
+        "bytes": size,
+        "hash": f"sha256:{digest}",
         "profile": "data-resource",
     }
     if export != "csv":  # read as a file: Frictionless checks its size and hash, not rows
@@ -162,6 +197,17 @@ def _resource(
             schema=csv_schema(table),
         )
     return resource
+
+
+def _size_and_hash(path: Path) -> tuple[int, str]:
+    """The file's size and SHA-256, read a block at a time: a million events' GeoJSON is
+    600 MB, too much to hold beside the story."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
 
 
 def _contents(story: Story, file_name: str) -> tuple[str, list[Layer]]:

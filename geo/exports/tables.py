@@ -194,17 +194,14 @@ def _as_written(frame: gpd.GeoDataFrame, name: str, spec: FieldSpec | None) -> p
 def _each_once(function: Callable[..., T], arguments: Iterable[tuple[Any, ...]]) -> list[T]:
     """``function(*a)`` for each tuple ``a`` (of dates, precisions and missing values): called
     once per distinct tuple, as a layer's dates repeat."""
-    known: dict[tuple[Any, ...], T] = {}
-    out = []
-    for args in arguments:
-        try:
-            value = known[args]
-        except KeyError:
-            value = known[args] = function(*args)
-        except TypeError:  # unhashable
-            value = function(*args)
-        out.append(value)
-    return out
+    every = list(arguments)
+    try:
+        known: dict[tuple[Any, ...], Any] = dict.fromkeys(every)
+    except TypeError:  # unhashable: one call each
+        return [function(*args) for args in every]
+    for args in known:
+        known[args] = function(*args)
+    return list(map(known.__getitem__, every))  # a column at a time, not a loop in Python
 
 
 def interval_names(layer: Layer) -> tuple[str, str]:
@@ -351,6 +348,11 @@ def table_names(layer: Layer) -> list[str]:
     return [split_name(layer, d) for d in sorted(dimensions)]
 
 
+def point_layer(layer: Layer) -> bool:
+    """Whether the layer holds only points and multipoints (as its CSV needs)."""
+    return set(_dimensions(layer.frame).unique()) == {"points"}
+
+
 def split_name(layer: Layer, dimension: str) -> str:
     return f"{layer.name}_{dimension}"
 
@@ -405,9 +407,15 @@ def column_values(series: pd.Series) -> list[Any]:
             return array.to_pylist()
     values = series.tolist()
     if series.dtype == object:  # any Python object: test each value as _present does
+        if set(map(type, values)) <= _NEVER_MISSING:  # such a value is missing only as None
+            return values
         return [v if _present(v) else None for v in values]
     missing = series.isna().to_numpy(dtype=bool).tolist()  # one dtype: isna finds its gaps
     return [None if m else v for v, m in zip(values, missing, strict=True)]
+
+
+# Types whose every value but None is present to _present (never NaN nor pd.NA).
+_NEVER_MISSING = frozenset({str, int, bool, type(None)})
 
 
 def _plain_arrow(dtype: Any) -> bool:

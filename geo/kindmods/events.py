@@ -267,11 +267,12 @@ class _ListingRows:
     dates, which every entry's ``sort`` reads, as lists (the dates, which repeat, once
     each); the rest read from the frame for the few entries the page lists."""
 
-    __slots__ = ("codes", "dates", "frame", "ids", "layer")
+    __slots__ = ("codes", "columns", "dates", "frame", "ids", "layer")
 
     def __init__(self, layer: str, frame: Any) -> None:
         self.layer = layer
         self.frame = frame
+        self.columns: dict[str, pd.Series] = {}  # frame[key] once: a GeoDataFrame's is slow
         self.ids = frame["id"].tolist()
         codes, uniques = pd.factorize(
             pd.Series(list(zip(frame["when"].tolist(), frame["when_iso"].tolist(), strict=True)))
@@ -291,13 +292,19 @@ class _ListingRows:
         if key == "when_iso":
             return self.dates[self.codes[row]][1]
         if key == "note":
-            note = self.frame["note"].iat[row] if "note" in self.frame else None
+            note = self._column("note").iat[row] if "note" in self.frame else None
             return None if missing(note) else note
         if key == "link":
-            return is_link(self.frame["source_url"].iat[row])
+            return is_link(self._column("source_url").iat[row])
         if key in LISTING_KEYS:
-            return self.frame[key].iat[row]
+            return self._column(key).iat[row]
         raise KeyError(key)
+
+    def _column(self, key: str) -> pd.Series:
+        column = self.columns.get(key)
+        if column is None:
+            column = self.columns[key] = self.frame[key]
+        return column
 
 
 class ListingEntry(Mapping[str, Any]):
