@@ -26,6 +26,74 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
 
+# Added to every page before its own scripts: counts the page's pending short timeouts (a late
+# declutter, a cluster or zoom animation's end, a debounced redraw), so a test can wait until
+# they have all run instead of sleeping a fixed time. The timeouts run as before. Longer ones
+# (over half a second: the timeline's announcement to screen readers) are not waited for.
+TIMERS = """(() => {
+  const pending = new Set(), set = window.setTimeout, clear = window.clearTimeout;
+  window.setTimeout = function (fn, ms, ...args) {
+    if (typeof fn !== 'function' || ms > 500) return set.apply(window, arguments);
+    const id = set.call(window, function () {
+      pending.delete(id);
+      return fn.apply(this, args);
+    }, ms);
+    pending.add(id);
+    return id;
+  };
+  window.clearTimeout = function (id) {
+    pending.delete(id);
+    return clear.call(window, id);
+  };
+  Object.defineProperty(window, '__testPendingTimers', {get: () => pending.size});
+})()"""
+
+# Two frames: what the page drew after a change is on the screen.
+FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
+# No timeout pending and no zoom or cluster animation running.
+QUIET = (
+    "() => window.__testPendingTimers === 0 &&"
+    " !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
+)
+
+
+def quiet(page) -> None:
+    """Wait until the page has run every pending timeout and finished its animations (the
+    late declutter after a zoom, markercluster's spreading), then for two more frames."""
+    page.wait_for_function(QUIET)
+    page.evaluate(FRAMES)
+    page.wait_for_function(QUIET)
+
+
+class Browser:
+    """Chromium with one shared context: ``new_page`` opens a page in it (sized and with the
+    motion preference asked for) rather than a new context per page, which costs more. Other
+    context options (no JavaScript, ...) still get a context of their own, as does a page
+    ``alone=True``: one whose context-wide state (``page.clock``) must not reach other pages."""
+
+    def __init__(self, chromium):
+        self.chromium = chromium
+        self.context = chromium.new_context()
+        self.context.add_init_script(TIMERS)
+
+    def new_page(self, viewport=None, reduced_motion=None, alone=False, **options):
+        if options or alone:
+            page = self.chromium.new_page(
+                viewport=viewport, reduced_motion=reduced_motion, **options
+            )
+            page.add_init_script(TIMERS)
+            return page
+        page = self.context.new_page()
+        size = viewport or {"width": 1280, "height": 720}  # Playwright's default
+        page.set_viewport_size(size)
+        page.emulate_media(reduced_motion=reduced_motion or "no-preference")
+        return page
+
+    def close(self) -> None:
+        self.context.close()
+        self.chromium.close()
+
+
 @dataclass
 class Watch:
     """What a page did that a reader would not want: errors, and requests to other origins."""
@@ -71,8 +139,10 @@ READY = "() => window.GeoStory && GeoStory.state.map && GeoStory.state.eventLaye
 SETTLED = "() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')"
 
 
-def open_settled(browser, index: Path, size: tuple[int, int], pause_ms: int, still: bool = True):
-    """A page of ``size`` on ``index`` (a file), watched, once its map has settled.
+def open_settled(browser, index: Path, size: tuple[int, int], still: bool = True):
+    """A page of ``size`` on ``index`` (a file), watched, once its map has settled: no
+    animation running, and two frames drawn since (tests that need the late declutter after
+    a zoom wait for it with ``quiet``).
 
     ``still``: as a reader who asked for reduced motion (no zoom or cluster animations), which
     the page honours; the end states are a moving reader's, reached without waiting on
@@ -84,5 +154,6 @@ def open_settled(browser, index: Path, size: tuple[int, int], pause_ms: int, sti
     page.goto(index.as_uri())
     page.wait_for_function(READY)
     page.wait_for_function(SETTLED)
-    page.wait_for_timeout(pause_ms)
+    page.evaluate(FRAMES)
+    page.wait_for_function(SETTLED)
     return page, watch

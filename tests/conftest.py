@@ -45,15 +45,15 @@ def default_build(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, driven by Playwright, shared by the browser tests."""
-    from tests.browser import CHROMIUM, launch
+    from tests.browser import CHROMIUM, Browser, launch
 
     require_tool(CHROMIUM, "apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+        shared = Browser(launch(playwright))
+        yield shared
+        shared.close()
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def open_map(browser, default_build):
 
     def opener(size=(1280, 800), out=None, still=True):
         index = (out or default_build.out) / "index.html"
-        page, watch = open_settled(browser, index, size, 300, still)
+        page, watch = open_settled(browser, index, size, still)
         pages.append((page, watch))
         return page
 
@@ -74,3 +74,34 @@ def open_map(browser, default_build):
     for page, watch in pages:
         assert watch.errors == [] and watch.foreign == []
         page.close()
+
+
+@pytest.fixture(scope="module")
+def _shared_maps(browser, default_build):
+    pages: dict = {}
+    yield pages
+    for page, watch in pages.values():
+        page.close()
+        assert watch.errors == [] and watch.foreign == []
+
+
+@pytest.fixture
+def read_map(_shared_maps, browser, default_build):
+    """Like ``open_map`` (the default map), for tests that only read the page: one page per
+    size, shared by the module's tests (``--dist loadfile`` keeps a module on one worker; the
+    tests are also marked ``xdist_group`` for ``--dist loadgroup``). A test must leave the page
+    as it found it; each checks that it logged no error."""
+    from tests.browser import open_settled
+
+    used = []
+
+    def opener(size=(1280, 800), still=True):
+        key = (size, still)
+        if key not in _shared_maps:
+            _shared_maps[key] = open_settled(browser, default_build.out / "index.html", size, still)
+        used.append(_shared_maps[key][1])
+        return _shared_maps[key][0]
+
+    yield opener
+    for watch in used:
+        assert watch.errors == [] and watch.foreign == []

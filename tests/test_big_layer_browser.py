@@ -7,7 +7,7 @@ import pytest
 
 from geo import contract
 from geo.build import build
-from tests.browser import READY, SETTLED, open_settled
+from tests.browser import READY, SETTLED, open_settled, quiet
 from tests.test_big_layer import HOSTILE, write_story
 
 pytestmark = pytest.mark.browser
@@ -44,7 +44,7 @@ def big_page(tmp_path_factory):
 
 @pytest.fixture
 def opened(browser, big_page):
-    page, watch = open_settled(browser, big_page, SIZE, 300)
+    page, watch = open_settled(browser, big_page, SIZE)
     yield page, watch
     assert watch.errors == [] and watch.foreign == [] and watch.dialogs == []
     page.close()
@@ -79,7 +79,7 @@ def test_clicking_a_point_opens_its_popup(opened):
     page, _ = opened
     page.evaluate(DEEPEST, [18, 8])
     page.wait_for_function(SETTLED)
-    page.wait_for_timeout(200)
+    quiet(page)
     at = page.evaluate(
         """() => { const e = GeoStory.state.layers.events, m = GeoStory.state.map;
         const box = m.getContainer().getBoundingClientRect();
@@ -94,7 +94,7 @@ def test_clicking_a_point_opens_its_popup(opened):
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     n = int(at["id"].split("-")[1])
-    assert popup.locator("h3").inner_text() == (HOSTILE if n == 1 else f"Event {n}")
+    assert popup.locator("h2").inner_text() == (HOSTILE if n == 1 else f"Event {n}")
     link = popup.locator("a.gs-source, .gs-source a").first
     assert link.get_attribute("href") == f"https://example.org/events/{n}"
     assert link.get_attribute("rel") == "noopener noreferrer"
@@ -105,7 +105,7 @@ def test_an_event_opens_from_the_text_version_with_its_text_as_text(opened):
     page.evaluate("() => GeoStory.openEvent('ev-00001', 'events')")
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
-    assert popup.locator("h3").inner_text() == HOSTILE
+    assert popup.locator("h2").inner_text() == HOSTILE
     assert popup.locator("img").count() == 0
     assert "49" not in popup.inner_text()
 
@@ -114,7 +114,7 @@ def test_a_pile_at_one_place_lists_its_events(opened):
     page, _ = opened
     page.evaluate(DEEPEST, list(PILE))
     page.wait_for_function(SETTLED)
-    page.wait_for_timeout(200)
+    quiet(page)
     assert page.evaluate(MARK_CLUSTER)
     assert page.locator("[data-test-target]").inner_text() == "5"
     zoom = page.evaluate("() => GeoStory.state.map.getZoom()")
@@ -125,7 +125,7 @@ def test_a_pile_at_one_place_lists_its_events(opened):
     assert page.evaluate("() => GeoStory.state.map.getZoom()") == zoom  # never beyond maxZoom
     page.locator(".leaflet-popup-content .gs-aside-item[data-id='ev-00002']").click()
     popup = page.locator(".leaflet-popup-content")
-    popup.locator("h3").wait_for()
+    popup.locator("h2").wait_for()
     assert HOSTILE in popup.inner_text()  # the description, shown as text
     assert popup.locator("img").count() == 0
     popup.locator(".gs-aside-back").click()
@@ -185,8 +185,8 @@ def test_a_fragment_opens_its_event(browser, big_page):
     page = browser.new_page(viewport={"width": SIZE[0], "height": SIZE[1]})
     page.goto(big_page.as_uri() + "#event=ev-00001")
     page.wait_for_function(READY)
-    page.locator(".leaflet-popup-content h3").wait_for()
-    assert page.locator(".leaflet-popup-content h3").inner_text() == HOSTILE
+    page.locator(".leaflet-popup-content h2").wait_for()
+    assert page.locator(".leaflet-popup-content h2").inner_text() == HOSTILE
     page.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import SETTLED
+from tests.browser import FRAMES, SETTLED, quiet
 
 pytestmark = pytest.mark.browser
 
@@ -69,9 +69,13 @@ BEYOND = """() => {
 }"""
 
 
-def settle(page, ms: int = 450) -> None:
+def settle(page, labels: bool = True) -> None:
+    """No animation runs; with ``labels``, the late declutter has placed them too."""
     page.wait_for_function(SETTLED)
-    page.wait_for_timeout(ms)
+    if labels:
+        quiet(page)
+    else:
+        page.evaluate(FRAMES)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -98,8 +102,9 @@ def test_labels_collide_with_no_label_and_no_marker(open_map, size):
         assert found["labels"], steps
 
 
-def test_every_site_is_on_top_at_its_own_pixel(open_map, default_build):
-    page = open_map()
+@pytest.mark.xdist_group("locator-read")
+def test_every_site_is_on_top_at_its_own_pixel(read_map, default_build):
+    page = read_map()
     on_top = page.evaluate("""() => [...document.querySelectorAll('.gs-base')].map((n) => {
       const r = n.getBoundingClientRect();
       const x = r.left + r.width / 2, y = r.top + r.height / 2;
@@ -148,8 +153,9 @@ def test_escape_closes_the_popup_and_focus_returns_to_its_marker(open_map, how):
     assert page.evaluate("() => document.activeElement.hasAttribute('data-test-opener')")
 
 
-def test_attribution_keeps_the_leaflet_link_without_a_flag(open_map):
-    page = open_map()
+@pytest.mark.xdist_group("locator-read")
+def test_attribution_keeps_the_leaflet_link_without_a_flag(read_map):
+    page = read_map()
     box = page.locator(".leaflet-control-attribution")
     link = box.locator("a[href='https://leafletjs.com']")
     assert link.count() == 1 and link.inner_text() == "Leaflet"
@@ -163,18 +169,18 @@ def test_the_land_fills_every_view_and_reset_returns_to_the_opening(open_map, si
     opening = page.evaluate(VIEW)
     assert page.evaluate(BEYOND) <= 1
     page.evaluate("() => void GeoStory.state.map.setZoom(0, {animate: false})")
-    settle(page, 200)
+    settle(page, labels=False)
     assert page.evaluate("() => GeoStory.state.map.getZoom() === GeoStory.state.map.getMinZoom()")
     assert page.evaluate(BEYOND) <= 1  # zoomed out as far as it goes: no void beyond the land
     for dx, dy in ((-5000, 0), (5000, 0), (0, -5000), (0, 5000)):
         page.evaluate(f"() => void GeoStory.state.map.panBy([{dx}, {dy}], {{animate: false}})")
-        settle(page, 100)
+        settle(page, labels=False)
         assert page.evaluate(BEYOND) <= 1, (dx, dy)
     page.evaluate("() => void GeoStory.state.map.setView([13.5, 2.1], 8, {animate: false})")
-    settle(page, 100)
+    settle(page, labels=False)
     reset = page.get_by_role("button", name="Reset the map to its opening view")
     reset.click()
-    settle(page, 200)
+    settle(page, labels=False)
     back = page.evaluate(VIEW)
     assert back == pytest.approx(opening, abs=1e-6)
 
@@ -185,7 +191,7 @@ def test_controls_never_cover_a_popup(open_map, size, event_id):
     page = open_map(size)
     page.evaluate(f"() => GeoStory.openEvent({event_id!r})")
     page.locator(".leaflet-popup-content").wait_for()
-    settle(page, 600)
+    settle(page)
     covered = page.evaluate("""() => {
       const p = document.querySelector('.leaflet-popup-content-wrapper').getBoundingClientRect();
       const hit = (a, b) =>

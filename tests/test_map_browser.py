@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from geo.build import build
-from tests.browser import READY, SETTLED, Watch, serve
+from tests.browser import READY, SETTLED, Watch, quiet, serve
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.browser
@@ -69,6 +69,21 @@ def opened(browser, site):
     page.close()
 
 
+@pytest.fixture(scope="module")
+def _shown(browser, site):
+    page, watch, result = open_default(browser, site, "file")
+    yield page, watch, result
+    page.close()
+
+
+@pytest.fixture
+def shown(_shown):
+    """The default map opened from disk, shared by the tests that only read it (in the
+    ``map-read`` xdist group, so that one worker opens it); yields (page, watch, build)."""
+    yield _shown
+    assert _shown[1].errors == [] and _shown[1].foreign == []
+
+
 @pytest.fixture(params=["file", "http"])
 def opened_both_ways(request, browser, site):
     """The default map opened from disk and over HTTP (what differs: origins, CSP 'self')."""
@@ -107,14 +122,15 @@ def open_event(page, event_id: str):
 
 def test_page_is_clean_and_self_contained(opened_both_ways):
     page, watch, _ = opened_both_ways
-    page.wait_for_timeout(300)
+    quiet(page)
     assert watch.errors == []
     assert watch.foreign == []
     assert page.title() == "Niger ends military cooperation with the United States"
 
 
-def test_every_event_has_a_marker_and_every_base_its_circle(opened):
-    page, _, result = opened
+@pytest.mark.xdist_group("map-read")
+def test_every_event_has_a_marker_and_every_base_its_circle(shown):
+    page, _, result = shown
     events = result.story.layer("events").frame
     bases = result.story.layer("bases").frame
     assert page.evaluate(COUNT_MARKERS) == len(events)
@@ -122,8 +138,9 @@ def test_every_event_has_a_marker_and_every_base_its_circle(opened):
     assert page.locator(".gs-base").count() == bases["site_id"].nunique()
 
 
-def test_initial_view_fits_niger_and_its_neighbours(opened):
-    page, _, _ = opened
+@pytest.mark.xdist_group("map-read")
+def test_initial_view_fits_niger_and_its_neighbours(shown):
+    page, _, _ = shown
     bounds = page.evaluate("() => GeoStory.state.map.getBounds().toBBoxString()")
     west, south, east, north = (float(v) for v in bounds.split(","))
     assert west <= 0.2 and east >= 16 and south <= 11.7 and north >= 23.5  # Niger in view
@@ -197,8 +214,9 @@ def test_phone_viewport_fits(browser, default_build, tmp_path):
     page.close()
 
 
-def test_desktop_screenshot(opened, tmp_path):
-    page, _, _ = opened
+@pytest.mark.xdist_group("map-read")
+def test_desktop_screenshot(shown, tmp_path):
+    page, _, _ = shown
     page.screenshot(path=tmp_path / "map.png")
     assert (tmp_path / "map.png").stat().st_size > 50_000
 
@@ -237,10 +255,11 @@ def test_event_list_opens_an_event_on_the_map(opened):
     assert watch.errors == []
 
 
-def test_far_away_events_point_the_way_from_the_edge(opened):
+@pytest.mark.xdist_group("map-read")
+def test_far_away_events_point_the_way_from_the_edge(shown):
     """Washington (twice) and Moscow: a chip per place, inside the view, none hiding another,
     each on the side of the frame its place lies."""
-    page, _, result = opened
+    page, _, result = shown
     events = result.story.layer("events").frame
     far = events[(events.geometry.x < -20) | (events.geometry.y > 45)]
     assert sorted(far["place"]) == ["Moscow", "Washington, D.C.", "Washington, D.C."]

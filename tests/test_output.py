@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -129,16 +130,59 @@ def test_staging_left_by_dead_builds_is_swept_and_live_ones_kept(tmp_path, capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dist", live.name, other.name])
 
 
-def test_killed_builds_leave_the_old_output_whole_and_no_staging(tmp_path):
+# Builds in processes of their own, forked on demand from one Python that has imported geo
+# already (so a build starts at once): each line read starts a build as if ``build_map.py``
+# had just been run with these arguments; it writes the build's pid, then how it ended.
+BUILDER = """
+import os, sys
+import geo.build, geo.preview
+from geo.cli import main
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(main(sys.argv[1:]))
+    print(pid, flush=True)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+def kill_when(builder: subprocess.Popen, ready, timeout: float = 60.0) -> int:
+    """Start a build and SIGKILL it the moment ``ready()`` holds; its return code."""
+    builder.stdin.write("go\n")
+    builder.stdin.flush()
+    pid = int(builder.stdout.readline())
+    deadline = time.monotonic() + timeout
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    with contextlib.suppress(ProcessLookupError):  # it ended first: the code read says how
+        os.kill(pid, signal.SIGKILL)
+    return int(builder.stdout.readline())
+
+
+def test_killed_builds_leave_the_old_output_whole_and_no_staging(tmp_path, capsys):
     """SIGKILL at several moments of a build: the output is always the old or the new one."""
     out = tmp_path / "dist"
-    command = [sys.executable, "build_map.py", str(PLAIN), "--out", str(out), "-q"]
-    subprocess.run(command, cwd=ROOT, check=True)
-    for delay in (0.8, 1.6):
-        child = subprocess.Popen(command, cwd=ROOT)
-        time.sleep(delay)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        assert (out / output.MANIFEST).is_file() and (out / "index.html").is_file()
-    subprocess.run(command, cwd=ROOT, check=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+    command = [sys.executable, "-c", BUILDER, str(PLAIN), "--out", str(out), "-q"]
+    builder = subprocess.Popen(
+        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert build(capsys, PLAIN, out)[0] == 0  # the old output
+        old = (out / "index.html").read_bytes()
+
+        def staged(*parts: str):  # a build's staging folder holds ``parts`` (or just exists)
+            return lambda: any(
+                p.joinpath(*parts).exists() for p in tmp_path.glob(".dist-staging-*")
+            )
+
+        # killed once it has begun to stage its output, and again once its data is written
+        for moment in (staged(), staged("data", "points.geojson")):
+            assert kill_when(builder, moment) == -signal.SIGKILL  # killed mid-build
+            assert (out / output.MANIFEST).is_file() and (out / "index.html").read_bytes() == old
+    finally:
+        builder.stdin.close()
+        builder.wait()
+        builder.stdout.close()
+    assert any(tmp_path.glob(".dist-staging-*"))  # the last killed build left its staging...
+    assert build(capsys, PLAIN, out)[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]  # ...which the next sweeps

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser import quiet
 from tests.test_locator_browser import OVERLAPS
 
 pytestmark = pytest.mark.browser
@@ -34,7 +35,7 @@ DAY = "(iso) => Math.round(Date.parse(iso) / 86400000)"
 
 def _range(page, start: str, end: str) -> dict:
     page.evaluate(f"([a, b]) => GeoStory.setRange(({DAY})(a), ({DAY})(b))", [start, end])
-    page.wait_for_timeout(150)
+    quiet(page)
     return page.evaluate(SITES)
 
 
@@ -83,7 +84,7 @@ def test_a_badge_counts_a_sites_events_and_its_popup_lists_them_in_date_order(op
     assert listed[0].startswith("19 April 2016") and listed[-1].startswith("5 August 2024")
     page.locator(".gs-site-events button").last.click()
     page.wait_for_selector(".leaflet-popup .gs-popup:not(.gs-bases)")
-    heading = page.locator(".leaflet-popup h3").first.inner_text()
+    heading = page.locator(".leaflet-popup h2").first.inner_text()
     assert "Air Base 201" in heading
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from geo.build import build
 from geo.dates import span
-from tests.browser import Watch
+from tests.browser import Watch, quiet
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.browser
@@ -28,8 +28,11 @@ READY = "() => window.GeoStory && GeoStory.state.map && GeoStory.state.timeline"
 def open_page(browser, default_build):
     pages = []
 
-    def opener(fragment: str = "", viewport=(1280, 800), reduced: bool = False):
-        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    def opener(fragment: str = "", viewport=(1280, 800), reduced: bool = False, clock=False):
+        # a clock is its context's: the page then gets a context of its own
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, alone=clock)
+        if clock:  # the page's timers run on a clock the test can move on at once
+            page.clock.install()
         if reduced:
             page.emulate_media(reduced_motion="reduce")
         watch = Watch("file://")
@@ -92,18 +95,20 @@ def test_sites_are_drawn_ended_once_every_presence_has_ended(open_page):
 
 
 def test_play_advances_and_pauses(open_page):
-    page, _, _ = open_page()
+    page, _, _ = open_page(clock=True)
     play = page.locator(".gs-tl-play")
     play.click()
     assert play.get_attribute("aria-pressed") == "true"
     first = page.evaluate(RANGE)
-    page.wait_for_function(f"() => ({RANGE})() !== {first!r}")
+    page.clock.run_for(700)  # a step of the play
     second = page.evaluate(RANGE)
-    page.wait_for_function(f"() => ({RANGE})() !== {second!r}")
+    assert second != first
+    page.clock.run_for(700)
+    assert page.evaluate(RANGE) != second
     play.click()
     assert play.get_attribute("aria-pressed") == "false"
     paused = page.evaluate(RANGE)
-    page.wait_for_timeout(900)
+    page.clock.run_for(2100)  # three steps' time
     assert page.evaluate(RANGE) == paused
 
 
@@ -190,8 +195,14 @@ def test_the_host_page_drives_the_map_by_post_message(browser, default_build, tm
     )
     inner.wait_for_function(f"() => ({RANGE})().startsWith('March 2024 – September 2024')")
     # the map's own window is not its parent: its messages are ignored
-    inner.evaluate("() => window.postMessage({type: 'geo-story:goto', chapter: 1}, '*')")
-    inner.wait_for_timeout(300)
+    # (a listener added after the page's runs after it: the page has seen the message)
+    inner.evaluate(
+        """() => new Promise((done) => {
+      window.addEventListener('message', () => done(), {once: true});
+      window.postMessage({type: 'geo-story:goto', chapter: 1}, '*');
+    })"""
+    )
+    quiet(inner)
     assert inner.evaluate(RANGE).startswith("March 2024 – September 2024")
     page.close()
 
@@ -213,5 +224,6 @@ def test_the_page_is_axe_clean(open_page, fragment):
     from axe_playwright_python.sync_playwright import Axe
 
     page, _, _ = open_page(fragment)
+    quiet(page)  # a popup opened by the fragment has faded in: its heading is checked too
     violations = Axe().run(page).response["violations"]
     assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations] == []

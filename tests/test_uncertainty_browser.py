@@ -9,13 +9,12 @@ import json
 
 import pytest
 
-from tests.browser import open_settled
+from tests.browser import open_settled, quiet
 from tests.conftest import DEFAULT_STORY
 
 pytestmark = pytest.mark.browser
 
 SIZES = [(1280, 800), (375, 667)]
-PAUSE_MS = 400
 VIEW = """() => { const m = GeoStory.state.map, c = m.getCenter();
   return [c.lat, c.lng, m.getZoom()]; }"""
 # void: returning the Leaflet map makes playwright serialise it, which costs seconds
@@ -50,12 +49,12 @@ def _inside(box: dict, frame: dict) -> bool:
 
 def _settle(page) -> None:
     page.wait_for_function(SETTLED)
-    page.wait_for_timeout(PAUSE_MS)
+    quiet(page)
 
 
 @pytest.fixture
 def desktop(browser, default_build):
-    page, watch = open_settled(browser, default_build.out / "index.html", SIZES[0], PAUSE_MS)
+    page, watch = open_settled(browser, default_build.out / "index.html", SIZES[0])
     yield page, watch
     page.close()
 
@@ -133,7 +132,7 @@ def test_opening_a_country_level_event_from_the_text_version(desktop):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_far_away_chips_stay_in_the_frame_and_open_in_place(browser, default_build, size):
-    page, watch = open_settled(browser, default_build.out / "index.html", size, PAUSE_MS)
+    page, watch = open_settled(browser, default_build.out / "index.html", size)
     far = {"Washington": 2, "Moscow": 1}
     chips = page.locator(".gs-chip")
     for step in ("opening", "in", "in", "min"):

@@ -120,7 +120,7 @@ var GeoStory = (function () {
     }
     if (row.as === "present") return presentAt(row, value);
     if (!present(value)) return null;
-    if (row.as === "heading") return el("h3", row["class"] || "", value);
+    if (row.as === "heading") return el("h2", row["class"] || "", value);
     if (row.as === "details") {
       var details = el("details", row["class"] || "");
       details.appendChild(el("summary", "", row.label || "Details"));
@@ -922,7 +922,7 @@ var GeoStory = (function () {
       return one;
     }
     var box = el("article", "gs-popup gs-aside-list");
-    box.appendChild(el("h3", "", shown.length + " events " + (aside.chip ? "in " : "across ") + aside.name));
+    box.appendChild(el("h2", "", shown.length + " events " + (aside.chip ? "in " : "across ") + aside.name));
     var list = el("ol");
     shown.forEach(function (i) {
       var li = el("li"), button = el("button", "gs-aside-item");
@@ -934,7 +934,7 @@ var GeoStory = (function () {
         L.DomEvent.stop(e); // the button leaves the page: the map must not take the click
         popupLayer.setContent(asideContent(m, aside, i, popupLayer));
         fitPopup(m, popupLayer, aside);
-        var heading = popupLayer.getElement().querySelector("h3, .leaflet-popup-content");
+        var heading = popupLayer.getElement().querySelector("h2, .leaflet-popup-content");
         if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
       });
       li.appendChild(button);
@@ -1474,7 +1474,7 @@ var GeoStory = (function () {
   function bigList(m, entry, indices, popupLayer, shown) {
     var doc = entry.doc, noun = doc.countAs || "features";
     var box = el("article", "gs-popup gs-aside-list");
-    box.appendChild(el("h3", "", indices.length + " " + noun + " at this place"));
+    box.appendChild(el("h2", "", indices.length + " " + noun + " at this place"));
     var list = el("ol");
     indices.slice(0, shown).forEach(function (i) {
       var li = el("li"), button = popupButton("gs-aside-item");
@@ -1491,7 +1491,7 @@ var GeoStory = (function () {
         });
         one.appendChild(back);
         popupLayer.setContent(one);
-        var heading = popupLayer.getElement().querySelector("h3, .leaflet-popup-content");
+        var heading = popupLayer.getElement().querySelector("h2, .leaflet-popup-content");
         if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
       });
       li.appendChild(button);
