@@ -54,9 +54,9 @@ from geo.exports.tables import (
     LAYER_FILES,
     STORY_FILES,
     all_tables,
+    csv_tables,
     gdal_config,
     gdal_warnings_to,
-    point_layer,
     shared_typed_frames,
 )
 from geo.exports.vector import write_flatgeobuf, write_geojson, write_geoparquet
@@ -130,7 +130,7 @@ def planned_files(story: Story, formats: Sequence[str]) -> list[str]:
         if name in STORY_FILES:
             names.append(f"{story.config.name}{STORY_FILES[name]}")
         elif name == "csv":
-            names += [f"{lay.name}{LAYER_FILES[name]}" for lay in story.layers if point_layer(lay)]
+            names += [f"{t.name}{LAYER_FILES[name]}" for t in csv_tables(story)]
             names += [f"{t.name}{LAYER_FILES[name]}" for t in story.config.tables]
         else:
             names += [f"{layer.name}{LAYER_FILES[name]}" for layer in story.layers]

@@ -26,9 +26,9 @@ import shapely
 from geo.combine import Story
 from geo.exports.tables import (
     LAYER_FILES,
-    all_tables,
     attribute_columns,
     column_values,
+    csv_tables,
     text,
 )
 from geo.figures import FigureTable, export_rows
@@ -41,9 +41,7 @@ CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP: CSV injection
 def write_csv(story: Story, folder: Path) -> list[Path]:
     """One CSV per point layer: lon, lat, then the attributes; one row per point."""
     written = []
-    for table in all_tables(story):
-        if table.dimension != "points":
-            continue
+    for table in csv_tables(story):
         path = folder / f"{table.name}{LAYER_FILES['csv']}"
         # A byte-order mark, so a spreadsheet opened by double-click reads UTF-8 (accents intact);
         # GDAL and pandas skip it.

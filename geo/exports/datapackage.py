@@ -34,8 +34,8 @@ from geo.exports.tables import (
     LAYER_FILES,
     STORY_FILES,
     Table,
-    all_tables,
     attribute_columns,
+    csv_tables,
     field_names,
     interval_names,
     licence,
@@ -134,9 +134,9 @@ def datapackage(
 ) -> dict[str, Any]:
     """The Data Package descriptor of the written files (``files``: some of their sizes and
     hashes, found already)."""
-    csv_tables = {t.name: t for t in all_tables(story) if t.dimension == "points"}
+    points = {t.name: t for t in csv_tables(story)}
     names: set[str] = set()
-    resources = [_resource(story, path, csv_tables, names, files or {}) for path in written]
+    resources = [_resource(story, path, points, names, files or {}) for path in written]
     config = story.config
     package: dict[str, Any] = {
         "profile": "data-package",
@@ -155,7 +155,7 @@ def datapackage(
 def _resource(
     story: Story,
     path: Path,
-    csv_tables: dict[str, Table],
+    points: dict[str, Table],
     names: set[str],
     files: Mapping[str, tuple[int, str]],
 ) -> dict[str, Any]:
@@ -188,7 +188,7 @@ def _resource(
         licenses=_licences(layers),
         sources=sources,
     )
-    table = csv_tables.get(path.name.removesuffix(LAYER_FILES["csv"]))
+    table = points.get(path.name.removesuffix(LAYER_FILES["csv"]))
     if export == "csv" and table is not None:
         resource.update(
             profile="tabular-data-resource",

@@ -348,11 +348,6 @@ def table_names(layer: Layer) -> list[str]:
     return [split_name(layer, d) for d in sorted(dimensions)]
 
 
-def point_layer(layer: Layer) -> bool:
-    """Whether the layer holds only points and multipoints (as its CSV needs)."""
-    return set(_dimensions(layer.frame).unique()) == {"points"}
-
-
 def split_name(layer: Layer, dimension: str) -> str:
     return f"{layer.name}_{dimension}"
 
@@ -387,6 +382,11 @@ def all_tables(story: Story, *, split: bool = False, promote: bool = False) -> l
         for layer in story.layers
         for t in tables(layer, scene_of(story, layer), split=split, promote=promote)
     ]
+
+
+def csv_tables(story: Story) -> list[Table]:
+    """The layers written as CSV, one row a point: those of points only."""
+    return [t for t in all_tables(story) if t.dimension == "points"]
 
 
 def records(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
