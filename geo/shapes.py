@@ -155,14 +155,6 @@ def _cut(chain: np.ndarray, meets: np.ndarray, closed: bool) -> list[tuple[int, 
     return [tuple(items[a : b + 1]) for a, b in itertools.pairwise(cuts)]
 
 
-def encode(geometries: Any, grid: float) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """One layer alone as its arcs and its shapes (a page gathers every layer's arcs)."""
-    arcs = Arcs(grid)
-    if (shapes := arcs.add(geometries)) is None:
-        return None
-    return arcs.finish(), shapes  # type: ignore[return-value]
-
-
 def _base64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 

@@ -15,7 +15,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
-from geo.shapes import Arcs, encode, quantum, varints
+from geo.shapes import Arcs, quantum, varints
 from tests.conftest import DEFAULT_STORY
 
 
@@ -36,6 +36,13 @@ def arc_points(arcs: dict) -> list[np.ndarray]:
     steps = np.cumsum(np.array(numbers(arcs["coords"]), dtype=np.int64).reshape(-1, 2), axis=0)
     ends = np.cumsum(numbers(arcs["lengths"]))
     return np.split(steps, ends[:-1])
+
+
+def encode(geometries, grid: float) -> tuple[dict, dict] | None:
+    """One layer alone as the page writes it: its arcs, its shapes (None: left as GeoJSON)."""
+    arcs = Arcs(grid)
+    shapes = arcs.add(geometries)
+    return None if shapes is None else (arcs.finish(), shapes)
 
 
 def decode(arcs: dict, shapes: dict) -> list:
