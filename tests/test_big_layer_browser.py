@@ -63,6 +63,21 @@ def test_the_map_draws_clusters_not_a_marker_per_event(opened):
     assert page.locator("#gs-events li").count() == 1_000
 
 
+def test_the_opening_counts_every_event_once(opened):
+    """The opening is drawn from a quick index of pooled places: its clusters' counts and the
+    single events on the canvas add up to every event on the map, none twice."""
+    page, _ = opened
+    got = page.evaluate("""() => {
+      const big = GeoStory.state.layers.events.big;
+      const counted = [...document.querySelectorAll('.gs-big-cluster')]
+        .reduce((sum, node) => sum + parseInt(node.title, 10), 0);
+      return {counted, dots: big.dots.length, points: big.points.length, quick: !!big.quick};
+    }""")
+    assert got["quick"]
+    assert got["dots"] > 0 and got["counted"] > got["dots"]
+    assert got["counted"] + got["dots"] == got["points"]
+
+
 def test_a_cluster_click_zooms_in(opened):
     page, _ = opened
     before = page.evaluate("() => GeoStory.state.map.getZoom()")

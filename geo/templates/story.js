@@ -1261,6 +1261,55 @@ var GeoStory = (function () {
     return el("p", "gs-popup", "Loading…");
   }
 
+  /* The quick index's points: the events the timeline shows, pooled into cells an eighth of
+   * a cluster's radius wide at level ``z`` (some thousands of cells for a million events over
+   * a country: the index is built in milliseconds, not a second), each a point at its events'
+   * mean place that carries their count ``n``; a cell of one event is that event, where it
+   * is. Clusters of cells sum the counts, so every event is counted once; where the clusters
+   * fall differs from the whole index's, as clustering is greedy (as it did when the quick
+   * index clustered the events themselves). */
+  function bigCells(entry, z) {
+    var doc = entry.doc, big = entry.big, shown = entry.shown, points = big.points;
+    var size = BIG.radius / (BIG.extent * Math.pow(2, z)) / 8, m = points.length;
+    var xs = new Int32Array(m), ys = new Int32Array(m), k, i;
+    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (k = 0; k < m; k++) {
+      i = points[k];
+      if (!shown[i]) continue;
+      var sin = Math.sin(doc.lat[i] * Math.PI / 180);
+      var y = 0.5 - 0.25 * Math.log((1 + sin) / (1 - sin)) / Math.PI; // supercluster's latY
+      xs[k] = Math.floor((doc.lon[i] / 360 + 0.5) / size);
+      ys[k] = Math.floor(Math.min(Math.max(y, 0), 1) / size);
+      x0 = Math.min(x0, xs[k]); x1 = Math.max(x1, xs[k]);
+      y0 = Math.min(y0, ys[k]); y1 = Math.max(y1, ys[k]);
+    }
+    // cells found in a grid over the events' extent, or by a Map when that grid is too large
+    var w = x1 - x0 + 1, grid = w * (y1 - y0 + 1) <= 4 * m ? new Int32Array(w * (y1 - y0 + 1)).fill(-1) : null;
+    var slot = grid ? null : new Map(), first = [], n = [], lon = [], lat = [], lit = [];
+    for (k = 0; k < m; k++) {
+      i = points[k];
+      if (!shown[i]) continue;
+      var key = (ys[k] - y0) * w + xs[k] - x0, c = grid ? grid[key] : slot.get(key);
+      if (c === undefined || c < 0) {
+        c = first.length;
+        if (grid) grid[key] = c; else slot.set(key, c);
+        first.push(i); n.push(0); lon.push(0); lat.push(0); lit.push(false);
+      }
+      n[c] += 1;
+      lon[c] += doc.lon[i];
+      lat[c] += doc.lat[i];
+      lit[c] = lit[c] || big.lit[i] === 1;
+    }
+    return first.map(function (i, c) {
+      return { geometry: { coordinates: [lon[c] / n[c], lat[c] / n[c]] }, properties: { i: i, n: n[c], lit: lit[c] } };
+    });
+  }
+
+  /* The events a feature of an index stands for: a cluster's, a quick index's cell's, or 1. */
+  function bigCount(f) {
+    return f.properties.n || f.properties.point_count || 1;
+  }
+
   /* A point as supercluster reads it, made on demand (no object per coordinate). */
   function BigPoint(entry, i) {
     this.entry = entry;
@@ -1289,19 +1338,21 @@ var GeoStory = (function () {
     var n = doc.count;
     var entry = { doc: doc, group: group, markers: {}, cluster: null, features: [],
       shown: new Array(n).fill(true), aside: L.layerGroup() };
-    var big = entry.big = { drawn: drawn, points: [], lit: new Uint8Array(n), litCount: 0,
+    var big = entry.big = { drawn: drawn, points: null, lit: new Uint8Array(n), litCount: 0,
       renderer: L.canvas({ padding: 0.2 }), ids: null, index: null, timer: null, byIndex: {},
       visible: 0, pool: [], dots: [] };
     var none = [], bearings = doc.columns[doc.bearingField] || none;
     var places = (doc.farFields && doc.columns[doc.farFields[0]]) || none;
     var areas = doc.columns[doc.areaField] || none;
+    var points = new Int32Array(n), count = 0;
     for (var i = 0; i < n; i++) {
       var far = present(bearings[i]);
       var chip = far && doc.farFields ? places[i] : null;
       var area = present(areas[i]) ? areas[i] : null;
       if (chip || area) entry.features[i] = asideStandIn(doc, i, chip, area, far);
-      else big.points.push(new BigPoint(entry, i));
+      else points[count++] = i;
     }
+    big.points = points.subarray(0, count);
     bigRebuild(entry, Math.floor(m.getZoom()));
     group.on("add", function () { bigRedraw(m, entry); });
     m.on("moveend", function () { if (m.hasLayer(group)) bigRedraw(m, entry); });
@@ -1324,12 +1375,21 @@ var GeoStory = (function () {
     var least = Math.min(top, Math.max(0, Math.floor(state.map.getMinZoom())));
     var options = { radius: BIG.radius, extent: BIG.extent, minZoom: least,
       maxZoom: upTo === undefined ? top : Math.max(least, Math.min(top, upTo)) };
-    if (big.litCount) {
-      options.map = function (p) { return { lit: p.lit }; };
-      options.reduce = function (acc, p) { acc.lit = acc.lit || p.lit; };
+    var quick = options.maxZoom < top, points;
+    if (quick) {
+      points = bigCells(entry, options.maxZoom);
+      options.map = function (p) { return { n: p.n, lit: p.lit }; };
+      options.reduce = function (acc, p) { acc.n += p.n; acc.lit = acc.lit || p.lit; };
+    } else {
+      points = [];
+      big.points.forEach(function (i) { if (entry.shown[i]) points.push(new BigPoint(entry, i)); });
+      if (big.litCount) {
+        options.map = function (p) { return { lit: p.lit }; };
+        options.reduce = function (acc, p) { acc.lit = acc.lit || p.lit; };
+      }
     }
-    var index = new Supercluster(options).load(big.points.filter(function (p) { return entry.shown[p.i]; }));
-    if (upTo === undefined || options.maxZoom === top) {
+    var index = new Supercluster(options).load(points);
+    if (!quick) {
       big.index = index;
       big.quick = null;
     } else {
@@ -1385,8 +1445,8 @@ var GeoStory = (function () {
     var index = bigIndexOf(entry, Math.floor(m.getZoom()));
     index.getClusters(box, Math.floor(m.getZoom())).forEach(function (f) {
       var latlng = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]);
-      if (f.properties.cluster) {
-        var count = f.properties.point_count;
+      var count = bigCount(f);
+      if (count > 1) { // a cluster, or a quick index's cell of several events
         big.visible += count;
         bigClusterMarker(m, entry, pooled++, f, latlng, count + " " + noun + " here: zoom in").gsFrom = index;
         return;
@@ -1419,7 +1479,7 @@ var GeoStory = (function () {
   /* The ``k``th cluster in view: a marker of the last drawing moved and relabelled, or a new
    * one (no elements made anew on every pan and zoom). */
   function bigClusterMarker(m, entry, k, f, latlng, title) {
-    var big = entry.big, count = f.properties.point_count, marker = big.pool[k];
+    var big = entry.big, count = bigCount(f), marker = big.pool[k];
     var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
     if (!marker) {
       var inner = el("div");
@@ -1449,7 +1509,8 @@ var GeoStory = (function () {
    * share a place) lists its events, each opening its popup. */
   function bigClusterClick(m, entry, f, latlng, index) {
     var id = f.properties.cluster_id;
-    var zoom = index.getClusterExpansionZoom(id);
+    // a quick index's cell of several events parts at the next level, in the whole index
+    var zoom = f.properties.cluster ? index.getClusterExpansionZoom(id) : index.options.maxZoom + 1;
     if (zoom <= m.getMaxZoom() && m.getZoom() < m.getMaxZoom()) {
       m.setView(latlng, Math.min(m.getMaxZoom(), Math.max(zoom, Math.floor(m.getZoom()) + 1)));
       return;
