@@ -160,9 +160,10 @@ def publish(
 
 
 # Written by the forked worker while this process writes the rest (see geo.parallel), with the
-# preview: for 100,000 events, GeoJSON, CSV and preview there (about 5 s), the GeoPackage and
-# the page here (about 4 s); the CSV's rows are also the worker's memory, not this process's.
-_WORKER_FORMATS = frozenset({"geojson", "csv", "kml", "shapefile", "flatgeobuf", "geoparquet"})
+# preview. Balanced by measure: for 100,000 events, GeoJSON, preview and the data package's
+# hashes there (about 4 s), the GeoPackage, CSV and page here (about 5 s); for 1,000,000, 34 s
+# and 44 s. With the CSV in the worker, it took 6 s and 49 s while this process waited.
+_WORKER_FORMATS = frozenset({"geojson", "kml", "shapefile", "flatgeobuf", "geoparquet"})
 
 
 def write_preview(story: Story, scenes: Sequence[LayerScene], path: Path) -> None:
