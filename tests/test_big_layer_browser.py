@@ -3,6 +3,8 @@ popups with the same text and safe links, the timeline's filter, and nothing fet
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from geo import contract
@@ -76,6 +78,35 @@ def test_the_opening_counts_every_event_once(opened):
     assert got["quick"]
     assert got["dots"] > 0 and got["counted"] > got["dots"]
     assert got["counted"] + got["dots"] == got["points"]
+
+
+def test_many_events_at_one_lone_place_zoom_in_on_a_click(browser, tmp_path):
+    """Many events at one place far from any other are one pooled cell in the opening's
+    quick index, with no cluster around it: drawn as one marker with their count all the
+    same, and a click zooms in to them."""
+    story = write_story(tmp_path / "story", EVENTS)
+    path = story / "events.geojson"
+    doc = json.loads(path.read_text("utf-8"))
+    for k, feature in enumerate(doc["features"]):  # half at Niamey, the rest 9 degrees east
+        lonlat = [2.1111, 13.5111] if k % 2 == 0 else [11 + k % 40 / 10, 14 + k % 70 / 10]
+        feature["geometry"]["coordinates"] = lonlat
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    page, watch = open_settled(browser, build(story, tmp_path / "dist").out / "index.html", SIZE)
+    here = f".gs-big-cluster[title^='{EVENTS // 2} ']"
+    assert page.locator(here).count() == 1
+    assert page.evaluate(
+        """(n) => GeoStory.state.layers.events.big.pool
+          .filter((m) => m.gsFeature.properties.n === n && !m.gsFeature.properties.cluster)
+          .length === 1""",
+        EVENTS // 2,
+    )  # a pooled cell, not one of supercluster's clusters
+    before = page.evaluate("() => GeoStory.state.map.getZoom()")
+    page.locator(here).click()
+    page.wait_for_function("(z) => GeoStory.state.map.getZoom() > z", arg=before)
+    page.wait_for_function(SETTLED)
+    assert page.locator(here).count() == 1  # all of them, a cluster of the whole index now
+    assert watch.errors == [] and watch.foreign == []
+    page.close()
 
 
 def test_a_cluster_click_zooms_in(opened):
