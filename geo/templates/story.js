@@ -1338,7 +1338,7 @@ var GeoStory = (function () {
     var n = doc.count;
     var entry = { doc: doc, group: group, markers: {}, cluster: null, features: [],
       shown: new Array(n).fill(true), aside: L.layerGroup() };
-    var big = entry.big = { drawn: drawn, points: null, lit: new Uint8Array(n), litCount: 0,
+    var big = entry.big = { drawn: drawn, points: null, all: null, lit: new Uint8Array(n), litCount: 0,
       renderer: L.canvas({ padding: 0.2 }), ids: null, index: null, timer: null, byIndex: {},
       visible: 0, pool: [], dots: [] };
     var none = [], bearings = doc.columns[doc.bearingField] || none;
@@ -1381,8 +1381,9 @@ var GeoStory = (function () {
       options.map = function (p) { return { n: p.n, lit: p.lit }; };
       options.reduce = function (acc, p) { acc.n += p.n; acc.lit = acc.lit || p.lit; };
     } else {
-      points = [];
-      big.points.forEach(function (i) { if (entry.shown[i]) points.push(new BigPoint(entry, i)); });
+      // made once, at the first whole index (after the opening is drawn), for every later one
+      big.all = big.all || Array.prototype.map.call(big.points, function (i) { return new BigPoint(entry, i); });
+      points = big.all.filter(function (p) { return entry.shown[p.i]; });
       if (big.litCount) {
         options.map = function (p) { return { lit: p.lit }; };
         options.reduce = function (acc, p) { acc.lit = acc.lit || p.lit; };
