@@ -121,29 +121,53 @@ def test_a_cluster_click_zooms_in(opened):
     )
 
 
-def test_clicking_a_point_opens_its_popup(opened):
-    page, _ = opened
+# A point drawn on the canvas at least 80 px inside the map (the first, or the one nearest the
+# top edge, whose popup has to pan the map to show): where to click it, and its id.
+FIND_DOT = """(nearTop) => { const e = GeoStory.state.layers.events, m = GeoStory.state.map;
+  const box = m.getContainer().getBoundingClientRect();
+  const at = (d) => m.latLngToContainerPoint(d.getLatLng());
+  const dots = e.big.dots.filter((d) => { const p = at(d);
+    return p.x > 80 && p.y > 80 && p.x < box.width - 80 && p.y < box.height - 80; });
+  if (nearTop) dots.sort((a, b) => at(a).y - at(b).y);
+  if (!dots.length) return null;
+  const p = at(dots[0]);
+  return {x: box.left + p.x, y: box.top + p.y, id: dots[0].gsId}; }"""
+
+
+def _click_a_point(page, near_top=False):
+    """Click a point at the deepest zoom; return the popup's content and the point's number."""
     page.evaluate(DEEPEST, [18, 8])
     page.wait_for_function(SETTLED)
     quiet(page)
-    at = page.evaluate(
-        """() => { const e = GeoStory.state.layers.events, m = GeoStory.state.map;
-        const box = m.getContainer().getBoundingClientRect();
-        const dot = e.big.dots.find((d) => { const p = m.latLngToContainerPoint(d.getLatLng());
-          return p.x > 80 && p.y > 80 && p.x < box.width - 80 && p.y < box.height - 80; });
-        if (!dot) return null;
-        const p = m.latLngToContainerPoint(dot.getLatLng());
-        return {x: box.left + p.x, y: box.top + p.y, id: dot.gsId}; }"""
-    )
+    at = page.evaluate(FIND_DOT, near_top)
     assert at, "no point drawn at the deepest zoom"
     page.mouse.click(at["x"], at["y"])
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     n = int(at["id"].split("-")[1])
     assert popup.locator("h2").inner_text() == (HOSTILE if n == 1 else f"Event {n}")
+    return popup, n
+
+
+def test_clicking_a_point_opens_its_popup(opened):
+    page, _ = opened
+    popup, n = _click_a_point(page)
     link = popup.locator("a.gs-source, .gs-source a").first
     assert link.get_attribute("href") == f"https://example.org/events/{n}"
     assert link.get_attribute("rel") == "noopener noreferrer"
+
+
+def test_a_points_popup_stays_open_when_the_map_pans(opened):
+    """A point's popup near the top pans the map to show itself, and the reader may pan
+    further: the map is drawn again after each pan, and the point keeps its popup open."""
+    page, _ = opened
+    popup, n = _click_a_point(page, near_top=True)
+    quiet(page)
+    assert popup.count() == 1
+    page.evaluate("() => GeoStory.state.map.panBy([40, 20], {animate: false})")
+    quiet(page)
+    assert popup.count() == 1
+    assert popup.locator("h2").inner_text() == (HOSTILE if n == 1 else f"Event {n}")
 
 
 def test_an_event_opens_from_the_text_version_with_its_text_as_text(opened):

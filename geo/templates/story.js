@@ -1436,7 +1436,13 @@ var GeoStory = (function () {
   function bigRedraw(m, entry) {
     var big = entry.big, doc = entry.doc, noun = doc.countAs || "features";
     if (!m.hasLayer(entry.group)) return;
-    big.dots.forEach(function (dot) { big.drawn.removeLayer(dot); });
+    // A dot whose popup is open stays (removing it would close the popup on every pan,
+    // the popup's own pan into view included), unless it is no longer drawn on its own.
+    var open = null;
+    big.dots.forEach(function (dot) {
+      if (dot.isPopupOpen()) open = dot;
+      else big.drawn.removeLayer(dot);
+    });
     big.dots = [];
     big.byIndex = {};
     big.visible = 0;
@@ -1456,7 +1462,7 @@ var GeoStory = (function () {
       big.visible += 1;
       var style = styleOf(doc, i), lit = big.lit[i] === 1;
       var vague = column(doc, doc.vagueField, i) === true;
-      var dot = L.circleMarker(latlng, {
+      var look = {
         renderer: big.renderer,
         radius: lit ? BIG.lit : BIG.point,
         color: lit ? "#000000" : vague ? style.fillColor || style.color : "#ffffff",
@@ -1464,7 +1470,14 @@ var GeoStory = (function () {
         opacity: 1,
         fillColor: style.fillColor || style.color,
         fillOpacity: vague ? 0.15 : 0.9,
-      });
+      };
+      if (open && open.gsIndex === i) {
+        big.byIndex[i] = open.setStyle(look);
+        big.dots.push(open);
+        open = null;
+        return;
+      }
+      var dot = L.circleMarker(latlng, look);
       Object.defineProperty(dot, "gsId", { get: function () { return column(doc, doc.idField, i); } });
       dot.gsIndex = i;
       if (doc.interactive && doc.popup.length) {
@@ -1474,6 +1487,7 @@ var GeoStory = (function () {
       big.dots.push(dot);
       big.drawn.addLayer(dot);
     });
+    if (open) big.drawn.removeLayer(open);
     big.pool.splice(pooled).forEach(function (marker) { big.drawn.removeLayer(marker); });
   }
 
