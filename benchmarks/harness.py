@@ -30,6 +30,7 @@ else:  # the project's own dependency on 3.10
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
+LARGE_N = 1_000_000  # from this size on, --repeat-large applies: one build takes minutes
 TOOLS = ("ours", "explore")
 
 
@@ -73,6 +74,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--repeat", type=int, default=3, help="runs of each build and page; medians (default: 3)"
+    )
+    p.add_argument(
+        "--repeat-large",
+        type=int,
+        default=None,
+        help=f"runs of each build and page for stories of {LARGE_N:,} points or more, whose "
+        "builds take minutes (default: --repeat)",
     )
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
     p.add_argument("--no-default", action="store_true", help="skip the default story (layers/)")
@@ -136,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     except ValueError:
         parser().error(f"--sizes takes comma-separated integers, found {args.sizes!r}")
-    if args.repeat < 1:
-        parser().error("--repeat must be at least 1")
+    if args.repeat < 1 or (args.repeat_large is not None and args.repeat_large < 1):
+        parser().error("--repeat and --repeat-large must be at least 1")
     args.work_dir.mkdir(parents=True, exist_ok=True)
     workloads = ([] if args.no_default else [default_workload(args.project)]) + [
         synthetic_workload(n, kind, args.work_dir) for n in sizes for kind in synth.KINDS
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plan:
         return plan(workloads, args)
     results = new_results(args, sizes)
-    steps = len(workloads) * len(TOOLS) * (args.repeat + (0 if args.no_browser else 1))
+    steps = sum(repeats(w, args) + (0 if args.no_browser else 1) for w in workloads) * len(TOOLS)
     with tqdm(total=steps, unit="run", dynamic_ncols=True) as bar:
         ctx = Context(args, assets.Router(args.work_dir / "cdn"), bar)
         for workload in workloads:
@@ -216,6 +224,8 @@ def new_results(args: argparse.Namespace, sizes: list[int]) -> dict:
         "settings": {
             "sizes": sizes,
             "repeat": args.repeat,
+            "repeat_large": args.repeat_large,
+            "large_n": LARGE_N,
             "browser": not args.no_browser,
             "timeout_s": args.timeout,
             "browser_timeout_s": args.browser_timeout,
@@ -247,11 +257,18 @@ def run_workload(workload: Workload, ctx: Context) -> dict:
     return entry
 
 
+def repeats(workload: Workload, args: argparse.Namespace) -> int:
+    """How many times the workload is built and its page opened."""
+    large = workload.n is not None and workload.n >= LARGE_N and args.repeat_large is not None
+    return args.repeat_large if large else args.repeat
+
+
 def run_tool(workload: Workload, tool: str, ctx: Context) -> dict:
-    """Build ``repeat`` times (medians), measure the output, then open the page."""
+    """Build ``repeats`` times (medians), measure the output, then open the page."""
     args, key = ctx.args, (tool, workload.kind)
     out = args.work_dir / "out" / workload.name / ("ours" if tool == "ours" else "explore.html")
-    steps_left = args.repeat + (0 if args.no_browser else 1)
+    repeat = repeats(workload, args)
+    steps_left = repeat + (0 if args.no_browser else 1)
     if workload.n is not None:
         need = measure.estimate_peak(tool, workload.n, ctx.rss_seen.get(key, []))
         refusal = measure.memory_refusal(need)
@@ -260,23 +277,23 @@ def run_tool(workload: Workload, tool: str, ctx: Context) -> dict:
             ctx.bar.update(steps_left)
             return {"status": "skipped", "reason": refusal}
     runs: list[ChildRun] = []
-    for i in range(args.repeat):
-        ctx.bar.set_description(f"{workload.name} {tool}: build {i + 1}/{args.repeat}")
+    for i in range(repeat):
+        ctx.bar.set_description(f"{workload.name} {tool}: build {i + 1}/{repeat}")
         runs.append(build_once(workload, tool, out, args))
         ctx.bar.update(1)
         if runs[-1].status != "ok":
             tqdm.write(f"{workload.name} {tool}: build {runs[-1].status}: {runs[-1].detail}")
-            ctx.bar.update(args.repeat - i - 1)
+            ctx.bar.update(repeat - i - 1)
             break
     result = summarise_builds(runs)
     if result["status"] != "ok":
-        ctx.bar.update(steps_left - args.repeat)
+        ctx.bar.update(steps_left - repeat)
         return result
     if workload.n is not None:
         ctx.rss_seen.setdefault(key, []).append((workload.n, result["build"]["peak_rss_bytes"]))
     result["bytes"] = output_bytes(tool, out)
     if not args.no_browser:
-        ctx.bar.set_description(f"{workload.name} {tool}: Chromium x{args.repeat}")
+        ctx.bar.set_description(f"{workload.name} {tool}: Chromium x{repeat}")
         result["browser"] = open_page(workload, tool, out, ctx)
         ctx.bar.update(1)
     return result
@@ -325,7 +342,8 @@ def open_page(workload: Workload, tool: str, out: Path, ctx: Context) -> dict:
             tqdm.write(f"{workload.name} {tool} in Chromium: {refusal}")
             return {"status": "skipped", "reason": refusal}
     html = out / "index.html" if tool == "ours" else out
-    page = browser.measure(html, ctx.router, ctx.args.repeat, ctx.args.browser_timeout)
+    repeat = repeats(workload, ctx.args)
+    page = browser.measure(html, ctx.router, repeat, ctx.args.browser_timeout)
     if page["status"] != "ok":
         tqdm.write(f"{workload.name} {tool} in Chromium: {page['status']}: {page['detail']}")
     elif workload.n is not None and page["heap_bytes"]:

@@ -100,6 +100,15 @@ def markdown(results: dict) -> str:
     return "\n".join(parts)
 
 
+def _runs(settings: dict) -> str:
+    """How many runs each workload had: "3 run(s)", or "3 run(s) (1 from 1,000,000 points)"."""
+    runs = f"{settings['repeat']} run(s)"
+    large = settings.get("repeat_large")
+    if large is None or large == settings["repeat"]:
+        return runs
+    return f"{runs} ({large} from {settings.get('large_n', 1_000_000):,} points)"
+
+
 def _head(results: dict) -> str:
     return (
         "# Benchmarks: geo-story against geopandas.explore()\n\n"
@@ -107,7 +116,7 @@ def _head(results: dict) -> str:
         "edit by hand. Raw numbers: [benchmarks/results.json](benchmarks/results.json).\n\n"
         f"Run `{results['command']}`, started {results['started']}"
         f"{', finished ' + results['finished'] if results.get('finished') else ' (unfinished)'}; "
-        f"{results['settings']['repeat']} run(s) of each build and page, medians. "
+        f"{_runs(results['settings'])} of each build and page, medians. "
         "kB, MB and GB are powers of 1000. *ratio* is this project's value over explore()'s.\n"
     )
 
@@ -240,7 +249,7 @@ def _method(results: dict) -> str:
   (reading, validation, exports, preview, page). explore(): `python
   benchmarks/explore_child.py OUT.html LAYER.geojson...`, which reads each layer with
   `geopandas.read_file`, calls `explore()` with its defaults and `m.save()`. Each is a child
-  process of its own; wall time is from start to exit, the median of {s["repeat"]} run(s).
+  process of its own; wall time is from start to exit, the median of {_runs(s)}.
   Each build is killed after {s["timeout_s"]:.0f} s and then reported as a timeout.
 - **Peak RSS** is `ru_maxrss` from `os.wait4()` on that child: the kernel's high-water mark of
   its resident memory, as GNU `time -v` reports it. (Not `getrusage(RUSAGE_CHILDREN)`, which
@@ -254,7 +263,7 @@ def _method(results: dict) -> str:
   server sends them); explore() writes one file, counted for both.
 - **Chromium.** Debian's `{browser.CHROMIUM}`, headless, launched by playwright with the flags
   `tests/browser.py` uses, viewport {s["viewport"]["width"]}×{s["viewport"]["height"]}, the page
-  opened on `file://`, a fresh browser context for each of {s["repeat"]} opening(s) (medians).
+  opened on `file://`, a fresh browser context for each opening, {_runs(s)}, medians.
   An init script, run before the page's own, catches the moment Leaflet sets `window.L` and
   adds an `L.Map` init hook, so both pages' maps are found the same way, from outside.
   Times are `performance.now()` inside the page:
