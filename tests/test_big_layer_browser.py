@@ -170,6 +170,34 @@ def test_a_points_popup_stays_open_when_the_map_pans(opened):
     assert popup.locator("h2").inner_text() == (HOSTILE if n == 1 else f"Event {n}")
 
 
+def test_the_keyboard_reaches_a_point_and_opens_its_popup(opened):
+    """Points on the canvas are no elements: while few are in view, Tab reaches a stand-in
+    for each, named like the point, and Enter opens its popup; Escape brings focus back."""
+    page, _ = opened
+    page.evaluate(DEEPEST, [18, 8])
+    page.wait_for_function(SETTLED)
+    quiet(page)
+    keys = page.locator(".gs-big-key")
+    assert keys.count() == page.evaluate(f"() => ({LAYER})().big.dots.length") > 0
+    page.locator(".gs-map").focus()
+    for _ in range(100):  # past the clusters in view, to the first point
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.classList.contains('gs-big-key')"):
+            break
+    else:
+        pytest.fail("Tab never reached a point")
+    name = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+    assert ": Event " in name or HOSTILE in name  # its date and title, as on hover
+    page.keyboard.press("Enter")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert popup.locator("h2").inner_text() in name
+    assert page.evaluate("() => !!document.activeElement.closest('.leaflet-popup')")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.querySelector('.leaflet-popup')")
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == name
+
+
 def test_an_event_opens_from_the_text_version_with_its_text_as_text(opened):
     page, _ = opened
     page.evaluate("() => GeoStory.openEvent('ev-00001', 'events')")

@@ -1148,7 +1148,8 @@ var GeoStory = (function () {
   // radius: 60 px at 256 px a tile, half again a cluster icon's 40 px. A cluster sits at its
   // events' centroid, so two can end closer than the radius: the margin keeps most icons
   // apart, and fewer markers keep a zoom quick (183 -> 83 in the 100k story's opening view).
-  var BIG = { radius: 120, extent: 512, point: 5, lit: 7, rebuildMs: 60, listPage: 200 };
+  // keys: the most points in view that get a keyboard stand-in each (bigKeys)
+  var BIG = { radius: 120, extent: 512, point: 5, lit: 7, rebuildMs: 60, listPage: 200, keys: 100 };
   var BIG_INT_NULL = -2147483648;
 
   /* Unpack what the document's packed layers need to be drawn (coordinates, days, and the
@@ -1176,6 +1177,7 @@ var GeoStory = (function () {
           var entry = state.layers[l.name];
           if (entry && entry.big) bigIndexOf(entry, Infinity); // the whole index, at last
           l.gsComplete = true;
+          if (entry && entry.big) bigKeys(entry); // their names have arrived
           (l.gsWaiting || []).forEach(function (f) { f(); });
         });
         var first = packed.filter(function (l) { return state.layers[l.name]; })[0];
@@ -1342,7 +1344,7 @@ var GeoStory = (function () {
       shown: new Array(n).fill(true), aside: L.layerGroup() };
     var big = entry.big = { drawn: drawn, points: null, all: null, lit: new Uint8Array(n), litCount: 0,
       renderer: L.canvas({ padding: 0.2 }), ids: null, index: null, timer: null, byIndex: {},
-      visible: 0, pool: [], dots: [] };
+      visible: 0, pool: [], dots: [], keys: [] };
     var none = [], bearings = doc.columns[doc.bearingField] || none;
     var places = (doc.farFields && doc.columns[doc.farFields[0]]) || none;
     var areas = doc.columns[doc.areaField] || none;
@@ -1491,6 +1493,41 @@ var GeoStory = (function () {
     });
     if (open) big.drawn.removeLayer(open);
     big.pool.splice(pooled).forEach(function (marker) { big.drawn.removeLayer(marker); });
+    bigKeys(entry);
+  }
+
+  /* A point on the canvas is no element, so Tab cannot reach it: while few are in view, each
+   * gets a transparent marker over it that Tab reaches and Enter (or a click) opens the point's
+   * popup with; focus comes back to it when the popup closes (focusPopups). */
+  function bigKeys(entry) {
+    var big = entry.big, doc = entry.doc;
+    // a point's name (its date and title) comes with the popups' columns (unpackThen)
+    var few = big.dots.length <= BIG.keys && doc.interactive && doc.popup.length && doc.gsComplete;
+    // the stand-in of a point whose popup is open stays, as its point does (bigRedraw): a
+    // popup's pan into view must not take the focus from under it
+    var kept = big.keys.filter(function (key) {
+      var stays = few && key.gsDot.isPopupOpen() && big.dots.indexOf(key.gsDot) >= 0;
+      if (!stays) big.drawn.removeLayer(key);
+      return stays;
+    });
+    big.keys = kept;
+    if (!few) return;
+    big.dots.forEach(function (dot) {
+      if (kept.length && kept[0].gsDot === dot) return;
+      var title = titleOf(doc, dot.gsIndex), size = 2 * BIG.lit + 2;
+      var key = L.marker(dot.getLatLng(), {
+        icon: L.divIcon({ className: "gs-big-key", iconSize: L.point(size, size) }),
+        title: title,
+      });
+      var open = function () { dot.openPopup(); };
+      key.on("click", open);
+      key.on("keypress", function (e) { if (e.originalEvent.keyCode === 13) open(); }); // Enter
+      dot.gsKey = key;
+      key.gsDot = dot;
+      big.keys.push(key);
+      big.drawn.addLayer(key);
+      key.getElement().setAttribute("aria-label", title);
+    });
   }
 
   /* The ``k``th cluster in view: a marker of the last drawing moved and relabelled, or a new
@@ -1801,6 +1838,7 @@ var GeoStory = (function () {
         if (e.popup._adjustPan) e.popup._adjustPan();
       }
       var source = e.popup._source;
+      source = source && (source.gsKey || source); // a canvas point's stand-in (bigKeys)
       var node = source && source.getElement ? source.getElement() : null;
       opener = node && node.classList.contains("leaflet-marker-icon") ? node : null;
       var active = document.activeElement;
