@@ -1148,7 +1148,10 @@ var GeoStory = (function () {
   // radius: 60 px at 256 px a tile, half again a cluster icon's 40 px. A cluster sits at its
   // events' centroid, so two can end closer than the radius: the margin keeps most icons
   // apart, and fewer markers keep a zoom quick (183 -> 83 in the 100k story's opening view).
-  // keys: the most points in view that get a keyboard stand-in each (bigKeys)
+  // keys: the most points in view that get a keyboard stand-in each (bigKeys). BIG_FOCUS:
+  // Leaflet pans a marker that takes the focus into full view; here the pan would draw the
+  // map again, removing or moving what Tab is stepping through, and the focus would fall back
+  // to the page's start. The clusters and stand-ins stay where they are when focused.
   var BIG = { radius: 120, extent: 512, point: 5, lit: 7, rebuildMs: 60, listPage: 200, keys: 100 };
   var BIG_INT_NULL = -2147483648;
 
@@ -1518,6 +1521,7 @@ var GeoStory = (function () {
       var key = L.marker(dot.getLatLng(), {
         icon: L.divIcon({ className: "gs-big-key", iconSize: L.point(size, size) }),
         title: title,
+        autoPanOnFocus: false, // BIG_FOCUS
       });
       var open = function () { dot.openPopup(); };
       key.on("click", open);
@@ -1541,6 +1545,7 @@ var GeoStory = (function () {
       marker = big.pool[k] = L.marker(latlng, {
         icon: L.divIcon({ html: inner, iconSize: L.point(40, 40), className: "marker-cluster gs-big-cluster" }),
         riseOnHover: true,
+        autoPanOnFocus: false, // its pan would draw the map again, under the focus (BIG_FOCUS)
       });
       var open = function () { bigClusterClick(m, entry, marker.gsFeature, marker.getLatLng(), marker.gsFrom); };
       marker.on("click", open);
