@@ -292,11 +292,19 @@ ZOOMED_AT_ONCE = """() => { const m = GeoStory.state.map, before = m.getZoom();
   return m.getZoom() > before; }"""
 
 
+# Pan as a popup does to show itself: a glide over a few frames, or at once.
+PANNED_AT_ONCE = """() => { const m = GeoStory.state.map, before = m.getCenter();
+  m.panBy([120, 80]);
+  return !m.getCenter().equals(before); }"""
+
+
 def test_a_reader_who_asked_for_less_motion_gets_no_animation(browser, default_build):
     for motion, at_once in (("reduce", True), ("no-preference", False)):
         page = browser.new_page(viewport={"width": 1280, "height": 800}, reduced_motion=motion)
         page.goto((default_build.out / "index.html").as_uri())
         page.wait_for_function(READY)
         page.wait_for_function(SETTLED)
+        assert page.evaluate(PANNED_AT_ONCE) is at_once, motion
+        page.wait_for_function("() => !document.querySelector('.leaflet-pan-anim')")
         assert page.evaluate(ZOOMED_AT_ONCE) is at_once, motion
         page.close()

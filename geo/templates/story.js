@@ -1902,6 +1902,14 @@ var GeoStory = (function () {
     state.map = m;
     state.doc = doc;
     state.arcs = null;
+    if (state.still) { // reduced motion: no glide in a pan either (a popup's pan into view)
+      m.panBy = function (offset, options) {
+        return L.Map.prototype.panBy.call(m, offset, L.extend({}, options, { animate: false }));
+      };
+      m.setView = function (center, zoom, options) {
+        return L.Map.prototype.setView.call(m, center, zoom, L.extend({}, options, { animate: false }));
+      };
+    }
     m.createPane(SITE_PANE).style.zIndex = 620; // between markers (600) and tooltips (650)
     limitZoom(m);
     m.on("resize", function () {
