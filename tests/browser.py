@@ -157,3 +157,15 @@ def open_settled(browser, index: Path, size: tuple[int, int], still: bool = True
     page.evaluate(FRAMES)
     page.wait_for_function(SETTLED)
     return page, watch
+
+
+def tab_to(page, css_class: str, presses: int) -> None:
+    """Press Tab, as a keyboard reader does, until an element of ``css_class`` has the focus;
+    fail after ``presses``."""
+    import pytest
+
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("(c) => document.activeElement.classList.contains(c)", css_class):
+            return
+    pytest.fail(f"Tab never reached a .{css_class} in {presses} presses")

@@ -9,7 +9,7 @@ import pytest
 
 from geo import contract
 from geo.build import build
-from tests.browser import READY, SETTLED, open_settled, quiet
+from tests.browser import READY, SETTLED, open_settled, quiet, tab_to
 from tests.test_big_layer import HOSTILE, write_story
 
 pytestmark = pytest.mark.browser
@@ -180,12 +180,7 @@ def test_the_keyboard_reaches_a_point_and_opens_its_popup(opened):
     keys = page.locator(".gs-big-key")
     assert keys.count() == page.evaluate(f"() => ({LAYER})().big.dots.length") > 0
     page.locator(".gs-map").focus()
-    for _ in range(100):  # past the clusters in view, to the first point
-        page.keyboard.press("Tab")
-        if page.evaluate("() => document.activeElement.classList.contains('gs-big-key')"):
-            break
-    else:
-        pytest.fail("Tab never reached a point")
+    tab_to(page, "gs-big-key", 100)  # past the clusters in view, to the first point
     name = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
     assert ": Event " in name or HOSTILE in name  # its date and title, as on hover
     page.keyboard.press("Enter")

@@ -7,7 +7,7 @@ import pytest
 from geo.build import build
 from geo.dates import as_written
 from geo.embed import snippet
-from tests.browser import Watch, serve
+from tests.browser import Watch, serve, tab_to
 from tests.conftest import DEFAULT_STORY
 
 pytestmark = pytest.mark.browser
@@ -147,12 +147,7 @@ def test_keyboard_reaches_an_event_and_opens_it(browser, published):
         "() => [GeoStory.state.map.gestureHandling.enabled(),"
         " GeoStory.state.map.scrollWheelZoom.enabled()]"
     ) == [False, True]
-    for _ in range(60):
-        page.keyboard.press("Tab")
-        if page.evaluate("() => document.activeElement.classList.contains('gs-event')"):
-            break
-    else:
-        pytest.fail("Tab never reached an event marker")
+    tab_to(page, "gs-event", 60)
     title = page.evaluate("() => document.activeElement.title")
     page.keyboard.press("Enter")
     popup = page.locator(".leaflet-popup-content")
